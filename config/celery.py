@@ -1,0 +1,23 @@
+"""The Celery application: JSON only, late acks, one message at a time per worker process.
+
+Tasks are thin (they take ids and call a service); a task re-run on a finished row must be a
+no-op, which is what makes ``acks_late`` + ``task_reject_on_worker_lost`` safe.
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+app = Celery("datafair")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.task(name="datafair.ping")
+def ping() -> str:
+    """Answer ``pong``: proves a worker is consuming from the broker."""
+    return "pong"

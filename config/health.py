@@ -1,0 +1,48 @@
+"""Liveness (``/healthz``) and readiness (``/readyz``: database and broker reachable)."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from config.celery import app as celery_app
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> str | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # any driver error means "not ready"
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _check_broker() -> str | None:
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:  # any transport error means "not ready"
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+@never_cache
+@require_GET
+def readyz(request):
+    errors = {
+        name: error
+        for name, error in (("database", _check_database()), ("broker", _check_broker()))
+        if error
+    }
+    if errors:
+        return JsonResponse({"status": "unavailable", "errors": errors}, status=503)
+    return JsonResponse({"status": "ok", "checks": ["database", "broker"]})
