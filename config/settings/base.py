@@ -104,6 +104,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # transport under var/ carries messages to a real, separate worker process (never eager mode).
 REDIS_URL = env_str("REDIS_URL") or None
 CELERY_FS_DIR = VAR_DIR / "celery"
+FS_FOLDERS = ("queue", "control", "results")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
@@ -117,6 +118,7 @@ else:
         "control_folder": str(CELERY_FS_DIR / "control"),
         "store_processed": False,
     }
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -161,6 +163,5 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
 
-for _folder in (VAR_DIR, MEDIA_ROOT, CELERY_FS_DIR / "queue", CELERY_FS_DIR / "control"):
+for _folder in (VAR_DIR, MEDIA_ROOT, STATIC_ROOT, *(CELERY_FS_DIR / d for d in FS_FOLDERS)):
     _folder.mkdir(parents=True, exist_ok=True)
-(CELERY_FS_DIR / "results").mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,30 @@
+"""``manage.py demo`` runs its job through a real worker on the embedded defaults."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.support.services import REPO_ROOT, process_env
+
+pytestmark = pytest.mark.integration
+
+
+def test_demo_runs_through_a_real_worker(tmp_path):
+    env = process_env(
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+        DATABASE_URL=None,
+        REDIS_URL=None,
+        DATAFAIR_VAR_DIR=str(tmp_path),
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "demo", "--no-serve"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Worker answered 'pong'" in result.stdout
+    assert (tmp_path / "db.sqlite3").is_file()
