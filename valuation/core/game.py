@@ -1,0 +1,188 @@
+"""Cooperative games: players, a utility over coalitions, a cache and an evaluation count.
+
+A coalition is a set of player indices. Callers may pass it as a sorted tuple, a frozenset
+or any iterable of ints; internally it is keyed by its bit mask (``sum(1 << i)``), an int
+that is cheap to build one player at a time and stays small even for thousands of players.
+
+Two layers of memory keep a run from paying twice for a coalition:
+
+* the game's :class:`UtilityCache` (``InMemoryCache`` by default; the app backs it with
+  Redis) — shared by every run on the same game, it may forget or be warm already;
+* a :class:`RunUtility` per run — it remembers every coalition that run needed, so no
+  coalition is evaluated twice within a run, and its count of distinct coalitions is the
+  run's deterministic cost whatever the state of the shared cache.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+def coalition_mask(players: Iterable[int]) -> int:
+    """Bit mask of a coalition: bit ``i`` is set when player ``i`` is in it."""
+    mask = 0
+    for player in players:
+        mask |= 1 << int(player)
+    return mask
+
+
+def mask_players(mask: int) -> tuple[int, ...]:
+    """Sorted player indices of a bit mask (inverse of :func:`coalition_mask`)."""
+    players = []
+    position = 0
+    while mask:
+        if mask & 1:
+            players.append(position)
+        mask >>= 1
+        position += 1
+    return tuple(players)
+
+
+@runtime_checkable
+class UtilityCache(Protocol):
+    """Where a game keeps utilities it has already computed, keyed by coalition bit mask.
+
+    An implementation may be shared between processes (Redis) and may evict entries; it
+    must only ever return a value previously ``set`` for the same key of the same game, so
+    a shared backend needs a key prefix per game (e.g. per valuation job).
+    """
+
+    def get(self, key: int) -> float | None:
+        """Return the cached utility of coalition ``key`` or None."""
+        ...
+
+    def set(self, key: int, value: float) -> None:
+        """Store the utility of coalition ``key``."""
+        ...
+
+
+class InMemoryCache:
+    """A dict-backed :class:`UtilityCache` (the default; one process, no eviction)."""
+
+    def __init__(self) -> None:
+        self._values: dict[int, float] = {}
+
+    def get(self, key: int) -> float | None:
+        return self._values.get(key)
+
+    def set(self, key: int, value: float) -> None:
+        self._values[key] = value
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+class Game(abc.ABC):
+    """A cooperative game over ``n_players`` players with a utility (higher is better).
+
+    Subclasses implement :meth:`_evaluate`; callers use :meth:`utility` or
+    :meth:`utility_of_mask`, which consult the cache first and count real evaluations.
+
+    Parameters
+    ----------
+    n_players : int
+        Number of players, at least 1.
+    names : sequence of str, optional
+        One display name per player; default ``"0", "1", ...``.
+    cache : UtilityCache, optional
+        Where evaluated utilities are kept; default a fresh :class:`InMemoryCache`.
+
+    Attributes
+    ----------
+    n_evaluations : int
+        Number of times :meth:`_evaluate` ran (cache misses) over the game's lifetime.
+    """
+
+    def __init__(
+        self,
+        n_players: int,
+        names: Sequence[str] | None = None,
+        cache: UtilityCache | None = None,
+    ) -> None:
+        if n_players < 1:
+            raise ValueError(f"a game needs at least one player, got n_players={n_players}")
+        self.n_players = int(n_players)
+        if names is None:
+            names = [str(i) for i in range(self.n_players)]
+        self.names = np.array([str(name) for name in names], dtype=object)
+        if self.names.shape[0] != self.n_players:
+            raise ValueError(f"{self.names.shape[0]} names for {self.n_players} players")
+        self.cache = InMemoryCache() if cache is None else cache
+        self.n_evaluations = 0
+
+    @property
+    def grand_mask(self) -> int:
+        """Bit mask of the grand coalition (all players)."""
+        return (1 << self.n_players) - 1
+
+    def utility(self, coalition: Iterable[int]) -> float:
+        """Utility of a coalition given as a sorted tuple, frozenset or iterable of ints."""
+        players = tuple(sorted({int(p) for p in coalition}))
+        if players and (players[0] < 0 or players[-1] >= self.n_players):
+            raise ValueError(f"player indices must lie in [0, {self.n_players}); got {players}")
+        return self.utility_of_mask(coalition_mask(players), players)
+
+    def utility_of_mask(self, mask: int, players: tuple[int, ...] | None = None) -> float:
+        """Utility of the coalition with bit mask ``mask``.
+
+        Parameters
+        ----------
+        mask : int
+            Coalition bit mask, ``0 <= mask <= grand_mask``.
+        players : tuple of int, optional
+            The same coalition as a sorted tuple, when the caller has it already (saves
+            decoding the mask on a cache miss).
+        """
+        if not 0 <= mask <= self.grand_mask:
+            raise ValueError(f"coalition mask {mask} is outside a {self.n_players}-player game")
+        cached = self.cache.get(mask)
+        if cached is not None:
+            return cached
+        value = float(self._evaluate(mask_players(mask) if players is None else players))
+        self.n_evaluations += 1
+        self.cache.set(mask, value)
+        return value
+
+    @abc.abstractmethod
+    def _evaluate(self, players: tuple[int, ...]) -> float:
+        """Compute the utility of the coalition ``players`` (sorted, unique, in range)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n_players={self.n_players})"
+
+
+class RunUtility:
+    """The utility as seen by one run: every coalition evaluated at most once, and counted.
+
+    Parameters
+    ----------
+    game : Game
+        The game the run values.
+
+    Attributes
+    ----------
+    n_evaluations : int
+        Distinct coalitions this run has needed. It equals the model fits of the run on a
+        cold cache and does not depend on what a shared cache already held, so stopping
+        rules based on it keep a seeded run reproducible.
+    """
+
+    def __init__(self, game: Game) -> None:
+        self.game = game
+        self._values: dict[int, float] = {}
+
+    @property
+    def n_evaluations(self) -> int:
+        return len(self._values)
+
+    def __call__(self, mask: int, players: tuple[int, ...] | None = None) -> float:
+        """Utility of coalition ``mask`` (see :meth:`Game.utility_of_mask`)."""
+        value = self._values.get(mask)
+        if value is None:
+            value = self.game.utility_of_mask(mask, players)
+            self._values[mask] = value
+        return value

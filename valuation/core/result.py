@@ -1,0 +1,231 @@
+"""ValuationResult: per-player values with their uncertainty, mergeable and JSON-safe.
+
+A result stores, per player, the number of samples (``counts``), their mean (``values``)
+and the sum of squared deviations from that mean (``sum_sq_dev``). Two partial results over
+disjoint samples merge exactly with ``+`` (the parallel update of Chan, Golub & LeVeque), so
+merging is associative up to float rounding and equals a single pass over all the samples.
+
+``stderr = sqrt(sample variance / count)``, with the unbiased sample variance
+``sum_sq_dev / (count - 1)``; it is ``inf`` while a player has fewer than two samples.
+Exact methods report ``sum_sq_dev = 0`` and count the utility terms behind each value, so
+their ``stderr`` is 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+#: Version of the ``to_dict`` layout, stored with the data.
+FORMAT_VERSION = 1
+
+
+class ValuationResult:
+    """Values of the players of one game, as means of samples.
+
+    Parameters
+    ----------
+    values : array-like of shape (n_players,)
+        Mean of each player's samples (0 for a player without samples).
+    counts : array-like of int, shape (n_players,)
+        Number of samples behind each value.
+    names : sequence of str
+        Player names.
+    sum_sq_dev : array-like of shape (n_players,), optional
+        Sum of squared deviations of each player's samples from their mean; default 0.
+    method : str
+        Name of the method that produced the result.
+    total_gain : float, optional
+        ``U(all players) − U(∅)`` when the method evaluated both, else None.
+    """
+
+    def __init__(
+        self,
+        values,
+        counts,
+        names: Sequence[str],
+        *,
+        sum_sq_dev=None,
+        method: str,
+        total_gain: float | None = None,
+    ) -> None:
+        self.values = np.array(values, dtype=np.float64)
+        self.counts = np.array(counts, dtype=np.int64)
+        self.names = np.array([str(name) for name in names], dtype=object)
+        self.sum_sq_dev = (
+            np.zeros_like(self.values)
+            if sum_sq_dev is None
+            else np.array(sum_sq_dev, dtype=np.float64)
+        )
+        self.method = method
+        self.total_gain = None if total_gain is None else float(total_gain)
+        n = self.names.shape[0]
+        for label, array in (("values", self.values), ("counts", self.counts)):
+            if array.shape != (n,):
+                raise ValueError(f"{label} has shape {array.shape}, expected ({n},)")
+        if self.sum_sq_dev.shape != (n,):
+            raise ValueError(f"sum_sq_dev has shape {self.sum_sq_dev.shape}, expected ({n},)")
+        if (self.counts < 0).any() or (self.sum_sq_dev < 0).any():
+            raise ValueError("counts and sum_sq_dev must be non-negative")
+
+    @classmethod
+    def empty(cls, names: Sequence[str], method: str) -> ValuationResult:
+        """A result with no samples: the identity of ``+``."""
+        n = len(names)
+        return cls(np.zeros(n), np.zeros(n, dtype=np.int64), names, method=method)
+
+    @classmethod
+    def from_samples(
+        cls,
+        samples,
+        names: Sequence[str],
+        *,
+        method: str,
+        mask=None,
+        total_gain: float | None = None,
+    ) -> ValuationResult:
+        """Summarise a matrix of samples (one row per sample, one column per player).
+
+        Parameters
+        ----------
+        samples : array-like of shape (n_samples, n_players)
+        mask : array-like of bool, same shape, optional
+            Which entries are samples (default: all), for methods where a sample informs
+            only some players.
+        """
+        data = np.asarray(samples, dtype=np.float64)
+        taken = np.ones(data.shape, dtype=bool) if mask is None else np.asarray(mask, bool)
+        counts = taken.sum(axis=0)
+        sums = np.where(taken, data, 0.0).sum(axis=0)
+        means = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+        sum_sq_dev = np.where(taken, (data - means) ** 2, 0.0).sum(axis=0)
+        return cls(
+            means, counts, names, sum_sq_dev=sum_sq_dev, method=method, total_gain=total_gain
+        )
+
+    @property
+    def n_players(self) -> int:
+        return int(self.names.shape[0])
+
+    @property
+    def variances(self) -> np.ndarray:
+        """Unbiased sample variance of each player's samples (inf below two samples)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.counts > 1, self.sum_sq_dev / (self.counts - 1), np.inf)
+
+    @property
+    def stderr(self) -> np.ndarray:
+        """Standard error of each value, ``sqrt(variance / count)`` (inf below two samples)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.counts > 1, np.sqrt(self.variances / self.counts), np.inf)
+
+    @property
+    def efficiency_gap(self) -> float | None:
+        """``Σ values − (U(all) − U(∅))`` when ``total_gain`` is known, else None."""
+        if self.total_gain is None:
+            return None
+        return float(np.sum(self.values) - self.total_gain)
+
+    def ranking(self) -> np.ndarray:
+        """Player indices from the highest value to the lowest (ties: lower index first)."""
+        return np.lexsort((np.arange(self.n_players), -self.values))
+
+    def top(self, k: int) -> np.ndarray:
+        """Indices of the ``k`` most valuable players, best first."""
+        return self.ranking()[: max(0, k)]
+
+    def bottom(self, k: int) -> np.ndarray:
+        """Indices of the ``k`` least valuable players, worst first."""
+        return self.ranking()[::-1][: max(0, k)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict (Python floats and ints) that :meth:`from_dict` restores exactly."""
+        return {
+            "type": "ValuationResult",
+            "version": FORMAT_VERSION,
+            "method": self.method,
+            "names": [str(name) for name in self.names],
+            "values": [float(v) for v in self.values],
+            "counts": [int(c) for c in self.counts],
+            "sum_sq_dev": [float(s) for s in self.sum_sq_dev],
+            "total_gain": self.total_gain,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ValuationResult:
+        """Rebuild a result from :meth:`to_dict` output."""
+        if data.get("type") != "ValuationResult" or data.get("version") != FORMAT_VERSION:
+            raise ValueError("not a ValuationResult dict of a known version")
+        return cls(
+            data["values"],
+            data["counts"],
+            data["names"],
+            sum_sq_dev=data["sum_sq_dev"],
+            method=data["method"],
+            total_gain=data["total_gain"],
+        )
+
+    def __add__(self, other: ValuationResult) -> ValuationResult:
+        """Merge two partial results over disjoint samples of the same game and method."""
+        if not isinstance(other, ValuationResult):
+            return NotImplemented
+        if self.method != other.method:
+            raise ValueError(f"cannot merge results of {self.method!r} and {other.method!r}")
+        if self.names.shape != other.names.shape or (self.names != other.names).any():
+            raise ValueError("cannot merge results over different players")
+        if None not in (self.total_gain, other.total_gain) and (
+            self.total_gain != other.total_gain
+        ):
+            raise ValueError(
+                "the partial results disagree on U(all) − U(∅): they come from different "
+                "games, or the utility is not deterministic"
+            )
+        counts, values, sum_sq_dev = merge_moments(
+            (self.counts, self.values, self.sum_sq_dev),
+            (other.counts, other.values, other.sum_sq_dev),
+        )
+        return ValuationResult(
+            values,
+            counts,
+            self.names,
+            sum_sq_dev=sum_sq_dev,
+            method=self.method,
+            total_gain=self.total_gain if self.total_gain is not None else other.total_gain,
+        )
+
+    def __radd__(self, other: Any) -> ValuationResult:
+        # sum(partials) starts from 0; treat it as the empty result.
+        if isinstance(other, int) and other == 0:
+            return self
+        return NotImplemented
+
+    def __len__(self) -> int:
+        return self.n_players
+
+    def __repr__(self) -> str:
+        return (
+            f"ValuationResult(method={self.method!r}, n_players={self.n_players}, "
+            f"min_count={int(self.counts.min())})"
+        )
+
+
+def merge_moments(
+    a: tuple[np.ndarray, np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merge (count, mean, sum of squared deviations) of two disjoint sample sets.
+
+    The parallel update of Chan, Golub & LeVeque: with ``n = n_a + n_b`` and
+    ``δ = mean_b − mean_a``, ``mean = mean_a + δ n_b / n`` and
+    ``M2 = M2_a + M2_b + δ² n_a n_b / n``. Works elementwise; empty sides are neutral.
+    """
+    n_a, mean_a, m2_a = a
+    n_b, mean_b, m2_b = b
+    n = n_a + n_b
+    delta = mean_b - mean_a
+    filled = n > 0
+    share_b = np.divide(n_b, n, out=np.zeros(n.shape), where=filled)
+    mean = mean_a + delta * share_b
+    m2 = m2_a + m2_b + delta * delta * n_a * share_b
+    return n, np.where(filled, mean, 0.0), np.where(filled, m2, 0.0)

@@ -1,0 +1,205 @@
+"""The model utility: U(S) = score on validation data of a model trained on baseline ∪ S.
+
+:class:`ModelUtility` holds the recipe (a scikit-learn model and a scorer);
+:meth:`ModelUtility.bind` applies it to data and returns a :class:`ModelGame`.
+
+Degenerate coalitions
+---------------------
+Some coalitions cannot train the model: no rows, one class only (classification), or fewer
+rows than ``min_rows``. Their utility is the validation score of the **constant predictor
+fitted on the coalition's rows** (baseline included) — class frequencies, predicting the
+most frequent class with ties to the smallest label (classification), or the mean
+(regression). The empty coalition without a baseline has no rows; its constant predictor is
+fitted on the labels of the whole training set (all players), which depend on the players'
+data only, never on the validation set. Every coalition therefore has one deterministic
+value: no exception, and never "the previous score".
+
+Determinism: a model parameter named ``random_state`` (also inside pipelines) left as None
+is set to 0 on the clone, so U is a function of the coalition and chunked runs on different
+workers agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from sklearn.base import clone, is_classifier, is_regressor
+from sklearn.dummy import DummyClassifier, DummyRegressor
+
+from valuation.core.dataset import Dataset
+from valuation.core.game import Game, UtilityCache
+from valuation.core.scoring import CLASSIFICATION_SCORERS, Scorer, ScorerFunction, get_scorer
+
+Task = Literal["classification", "regression"]
+
+
+class ModelUtility:
+    """Recipe for a model-based game: which model to train and how to score it.
+
+    Parameters
+    ----------
+    model : scikit-learn estimator
+        Cloned (never modified) for every coalition.
+    scorer : str or callable, optional
+        A name understood by :func:`~valuation.core.scoring.get_scorer` or
+        ``callable(model, X, y) -> float``. Default: ``"accuracy"`` for classification,
+        ``"r2"`` for regression.
+    cache : UtilityCache, optional
+        Passed to every bound game; default a fresh in-memory cache per game.
+    min_rows : int, optional
+        Coalitions with fewer rows (baseline included) get the constant predictor. Default:
+        the model's ``n_neighbors`` if it has one (k-NN needs that many rows), else 1.
+    task : {"auto", "classification", "regression"}, default "auto"
+        "auto" asks scikit-learn whether the model is a classifier or a regressor; for
+        other models it follows the scorer (a classification scorer means classification),
+        then the labels (floating-point labels mean regression).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        scorer: str | ScorerFunction | Scorer | None = None,
+        *,
+        cache: UtilityCache | None = None,
+        min_rows: int | None = None,
+        task: Literal["auto", "classification", "regression"] = "auto",
+    ) -> None:
+        self.model = model
+        self.scorer = scorer
+        self.cache = cache
+        self.min_rows = min_rows
+        self.task = task
+
+    def bind(self, train: Dataset, valid: Dataset, baseline: Dataset | None = None) -> ModelGame:
+        """Return the game whose players are ``train``'s players.
+
+        Parameters
+        ----------
+        train : Dataset
+            The players' data.
+        valid : Dataset
+            Validation data the model is scored on (its groups are ignored).
+        baseline : Dataset, optional
+            Rows always in the training set and never a player (the consumer's own data).
+
+        Raises
+        ------
+        ValueError
+            When the feature counts differ or the scorer does not fit the task.
+        """
+        for name, data in (("valid", valid), ("baseline", baseline)):
+            if data is not None and data.n_features != train.n_features:
+                raise ValueError(
+                    f"{name} has {data.n_features} feature columns but train has {train.n_features}"
+                )
+        task = self._task(train)
+        default = "accuracy" if task == "classification" else "r2"
+        scorer = get_scorer(default if self.scorer is None else self.scorer)
+        if task == "regression" and scorer.name in CLASSIFICATION_SCORERS:
+            raise ValueError(f"scorer {scorer.name!r} needs a classifier, not a regressor")
+        return ModelGame(
+            model=_pinned_clone(self.model),
+            scorer=scorer,
+            train=train,
+            valid=valid,
+            baseline=baseline,
+            task=task,
+            min_rows=self._min_rows(),
+            cache=self.cache,
+        )
+
+    def _task(self, train: Dataset) -> Task:
+        if self.task != "auto":
+            return self.task
+        if is_classifier(self.model):
+            return "classification"
+        if is_regressor(self.model):
+            return "regression"
+        if isinstance(self.scorer, str):
+            return "classification" if self.scorer in CLASSIFICATION_SCORERS else "regression"
+        return "regression" if train.y.dtype.kind == "f" else "classification"
+
+    def _min_rows(self) -> int:
+        if self.min_rows is not None:
+            return max(1, int(self.min_rows))
+        params = self.model.get_params(deep=True)
+        neighbours = [
+            int(value)
+            for key, value in params.items()
+            if (key == "n_neighbors" or key.endswith("__n_neighbors")) and value is not None
+        ]
+        return max([1, *neighbours])
+
+
+class ModelGame(Game):
+    """The game of :class:`ModelUtility` bound to data (built by :meth:`ModelUtility.bind`).
+
+    ``U(S)`` is ``scorer(model fitted on baseline ∪ rows of S, valid.X, valid.y)``, with the
+    degenerate-coalition rule of this module's docstring.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: Any,
+        scorer: Scorer,
+        train: Dataset,
+        valid: Dataset,
+        baseline: Dataset | None,
+        task: Task,
+        min_rows: int,
+        cache: UtilityCache | None = None,
+    ) -> None:
+        super().__init__(train.n_players, train.player_names, cache)
+        self.model = model
+        self.scorer = scorer
+        self.train = train
+        self.valid = valid
+        self.baseline = baseline
+        self.task = task
+        self.min_rows = min_rows
+
+    def _evaluate(self, players: tuple[int, ...]) -> float:
+        X, y = self.training_rows(players)
+        if self.is_degenerate(y):
+            return self.scorer(self.constant_model(X, y), self.valid.X, self.valid.y)
+        fitted = clone(self.model).fit(X, y)
+        return self.scorer(fitted, self.valid.X, self.valid.y)
+
+    def training_rows(self, players: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Features and labels the model trains on for coalition ``players``."""
+        rows = self.train.indices_of(players)
+        X, y = self.train.X[rows], self.train.y[rows]
+        if self.baseline is not None:
+            X = np.concatenate([self.baseline.X, X])
+            y = np.concatenate([self.baseline.y, y])
+        return X, y
+
+    def is_degenerate(self, y: np.ndarray) -> bool:
+        """Whether a coalition with labels ``y`` gets the constant predictor."""
+        if y.shape[0] < self.min_rows:
+            return True
+        return self.task == "classification" and np.unique(y).shape[0] < 2
+
+    def constant_model(self, X: np.ndarray, y: np.ndarray) -> DummyClassifier | DummyRegressor:
+        """The constant predictor of the degenerate-coalition rule, fitted on ``(X, y)``.
+
+        With no rows at all it is fitted on the whole training set's labels instead.
+        """
+        if y.shape[0] == 0:
+            X, y = self.train.X, self.train.y
+        if self.task == "classification":
+            return DummyClassifier(strategy="prior").fit(X, y)
+        return DummyRegressor(strategy="mean").fit(X, y)
+
+
+def _pinned_clone(model: Any) -> Any:
+    """Clone ``model`` with every unset ``random_state`` fixed to 0 (see module docstring)."""
+    template = clone(model)
+    unset = {
+        key: 0
+        for key, value in template.get_params(deep=True).items()
+        if (key == "random_state" or key.endswith("__random_state")) and value is None
+    }
+    return template.set_params(**unset) if unset else template
