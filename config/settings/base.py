@@ -146,6 +146,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
+    "EXCEPTION_HANDLER": "config.api.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"valuation": env_str("DATAFAIR_VALUATION_RATE", "30/hour")},
 }
 SPECTACULAR_SETTINGS = {
@@ -165,3 +166,9 @@ LOGGING = {
 
 for _folder in (VAR_DIR, MEDIA_ROOT, STATIC_ROOT, *(CELERY_FS_DIR / d for d in FS_FOLDERS)):
     _folder.mkdir(parents=True, exist_ok=True)
+
+# Limits on what one upload may hold (a larger table is refused with a 400 naming the limit).
+DATAFAIR_MAX_ROWS = env_int("DATAFAIR_MAX_ROWS", 1_000_000)
+DATAFAIR_MAX_COLUMNS = env_int("DATAFAIR_MAX_COLUMNS", 500)
+# An upload whose rows mostly repeat another provider's dataset is held for review.
+DATAFAIR_DUPLICATE_HOLD_FRACTION = 0.5

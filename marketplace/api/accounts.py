@@ -1,0 +1,78 @@
+"""Register, obtain a token, and who am I."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api import ErrorSerializer
+from marketplace.services.accounts import ROLES, user_register
+
+
+class UserOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    email = serializers.EmailField()
+    roles = serializers.ListField(child=serializers.ChoiceField(choices=ROLES))
+
+    def to_representation(self, user):
+        return {
+            "id": user.pk,
+            "username": user.username,
+            "email": user.email,
+            "roles": user.profile.roles,
+        }
+
+
+class RegisterIn(serializers.Serializer):
+    username = serializers.RegexField(
+        r"^[\w.@+-]{3,150}$", help_text="3–150 letters, digits, @.+-_"
+    )
+    password = serializers.CharField(write_only=True, style={"input_type": "password"})
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    roles = serializers.ListField(
+        child=serializers.ChoiceField(choices=ROLES), allow_empty=False, max_length=2
+    )
+
+
+class RegisterOut(UserOut):
+    token = serializers.CharField()
+
+    def to_representation(self, user):
+        return {**super().to_representation(user), "token": Token.objects.get(user=user).key}
+
+
+class RegisterApi(APIView):
+    permission_classes = [AllowAny]
+    throttle_scope = None
+
+    @extend_schema(request=RegisterIn, responses={201: RegisterOut, 400: ErrorSerializer}, auth=[])
+    def post(self, request):
+        data = RegisterIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = user_register(**data.validated_data)
+        Token.objects.create(user=user)
+        return Response(RegisterOut(user).data, status=status.HTTP_201_CREATED)
+
+
+class TokenOut(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class TokenApi(ObtainAuthToken):
+    @extend_schema(
+        request=ObtainAuthToken.serializer_class,
+        responses={200: TokenOut, 400: ErrorSerializer},
+        auth=[],
+    )
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+
+class MeApi(APIView):
+    @extend_schema(responses={200: UserOut})
+    def get(self, request):
+        return Response(UserOut(request.user).data)

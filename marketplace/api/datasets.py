@@ -1,0 +1,169 @@
+"""Datasets: browse, upload, read the data dictionary and preview, download when entitled."""
+
+import django_filters
+from django.db.models import F
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api import ErrorSerializer
+from marketplace.api.permissions import IsProvider
+from marketplace.models import Dataset, Entitlement
+from marketplace.selectors.datasets import (
+    dataset_can_download,
+    dataset_entitlement,
+    dataset_visible,
+)
+from marketplace.services.audit import audit_record
+from marketplace.services.datasets import dataset_create
+
+
+class DatasetOut(serializers.ModelSerializer):
+    provider = serializers.CharField(source="owner.username")
+    columns = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Dataset
+        fields = [
+            "id",
+            "title",
+            "description",
+            "license",
+            "provider",
+            "label_column",
+            "task_type",
+            "n_rows",
+            "n_columns",
+            "columns",
+            "reserve_price_cents",
+            "preview_policy",
+            "status",
+            "sales_count",
+            "created_at",
+        ]
+
+    def get_columns(self, dataset) -> list[str]:
+        return [c["name"] for c in dataset.schema["features"]]
+
+
+class DatasetDetailOut(DatasetOut):
+    schema = serializers.JSONField(help_text="Data dictionary: typed feature columns and label.")
+    preview = serializers.JSONField(help_text="Rows the provider chose to show before purchase.")
+    hold_reason = serializers.CharField()
+    quality = serializers.SerializerMethodField()
+    entitled = serializers.SerializerMethodField()
+
+    class Meta(DatasetOut.Meta):
+        fields = DatasetOut.Meta.fields + [
+            "schema",
+            "preview",
+            "hold_reason",
+            "quality",
+            "entitled",
+        ]
+
+    def _viewer(self):
+        return self.context["request"].user
+
+    def get_quality(self, dataset) -> dict | None:
+        return dataset.quality if dataset.owner_id == self._viewer().pk else None
+
+    def get_entitled(self, dataset) -> bool:
+        return dataset_can_download(user=self._viewer(), dataset=dataset)
+
+
+class DatasetUploadIn(serializers.Serializer):
+    file = serializers.FileField(help_text="CSV (UTF-8, header line) or Parquet.")
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    license = serializers.CharField(max_length=100)
+    label_column = serializers.CharField(max_length=200)
+    reserve_price_cents = serializers.IntegerField(min_value=0, default=0)
+    preview_policy = serializers.ChoiceField(choices=Dataset.Preview.choices, default="head")
+
+
+class DatasetFilter(django_filters.FilterSet):
+    min_rows = django_filters.NumberFilter(field_name="n_rows", lookup_expr="gte")
+    max_reserve_cents = django_filters.NumberFilter(
+        field_name="reserve_price_cents", lookup_expr="lte"
+    )
+    provider = django_filters.CharFilter(field_name="owner__username")
+    mine = django_filters.BooleanFilter(method="filter_mine")
+
+    class Meta:
+        model = Dataset
+        fields = ["label_column", "task_type", "status"]
+
+    def filter_mine(self, queryset, name, value):
+        return queryset.filter(owner=self.request.user) if value else queryset
+
+
+class DatasetListApi(generics.ListCreateAPIView):
+    serializer_class = DatasetOut
+    filterset_class = DatasetFilter
+    search_fields = ["title", "description", "label_column"]
+    ordering_fields = ["created_at", "reserve_price_cents", "n_rows", "sales_count", "title"]
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [IsAuthenticated(), IsProvider()]
+        return [IsAuthenticated()]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return Dataset.objects.none()
+        return dataset_visible(user=self.request.user)
+
+    @extend_schema(
+        request={"multipart/form-data": DatasetUploadIn},
+        responses={201: DatasetDetailOut, 400: ErrorSerializer, 403: ErrorSerializer},
+    )
+    def post(self, request):
+        data = DatasetUploadIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        dataset = dataset_create(
+            owner=request.user, upload=data.validated_data.pop("file"), **data.validated_data
+        )
+        body = DatasetDetailOut(dataset, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class DatasetDetailApi(generics.RetrieveAPIView):
+    serializer_class = DatasetDetailOut
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return Dataset.objects.none()
+        return dataset_visible(user=self.request.user)
+
+
+class DatasetDownloadApi(APIView):
+    @extend_schema(
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY),
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+        }
+    )
+    def get(self, request, pk: int):
+        dataset = generics.get_object_or_404(dataset_visible(user=request.user), pk=pk)
+        if dataset.owner_id != request.user.pk:
+            entitlement = dataset_entitlement(user=request.user, dataset=dataset)
+            if entitlement is None:
+                return Response(
+                    {"detail": "Buy this dataset (through a task's quote) to download it."},
+                    status=status.HTTP_403_FORBIDDEN,
+                )
+            Entitlement.objects.filter(pk=entitlement.pk).update(
+                download_count=F("download_count") + 1
+            )
+            audit_record(actor=request.user, action="dataset.download", obj=dataset)
+        return FileResponse(
+            dataset.original_file.open("rb"), as_attachment=True, filename=dataset.original_name
+        )

@@ -1,0 +1,23 @@
+"""A user's roles in the market: provider (sells data), consumer (buys), or both."""
+
+from django.conf import settings
+from django.db import models
+
+
+class Profile(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
+    is_provider = models.BooleanField(default=False)
+    is_consumer = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({', '.join(self.roles) or 'no role'})"
+
+    @property
+    def roles(self) -> list[str]:
+        return [
+            role
+            for role, on in (("provider", self.is_provider), ("consumer", self.is_consumer))
+            if on
+        ]

@@ -1,0 +1,68 @@
+"""Supply: a provider's dataset, its typed schema, its columnar copy and its row fingerprints."""
+
+from django.conf import settings
+from django.db import models
+
+
+def _upload_path(instance: "Dataset", filename: str) -> str:
+    return f"datasets/{instance.owner_id}/{filename}"
+
+
+class Dataset(models.Model):
+    class Preview(models.TextChoices):
+        NONE = "none", "No preview"
+        HEAD = "head", "First rows"
+        SAMPLE = "sample", "Random sample"
+
+    class Status(models.TextChoices):
+        PUBLISHED = "published", "Published"
+        HELD = "held", "Held for review"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="datasets"
+    )
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    license = models.CharField(max_length=100)
+    label_column = models.CharField(max_length=200)
+    reserve_price_cents = models.PositiveBigIntegerField(default=0)
+    preview_policy = models.CharField(max_length=10, choices=Preview, default=Preview.HEAD)
+    status = models.CharField(max_length=10, choices=Status, default=Status.PUBLISHED)
+    hold_reason = models.TextField(blank=True)
+
+    original_name = models.CharField(max_length=255)
+    original_file = models.FileField(upload_to=_upload_path)
+    columnar_file = models.FileField(upload_to=_upload_path)
+    content_sha256 = models.CharField(max_length=64, db_index=True)
+    schema = models.JSONField()
+    n_rows = models.PositiveIntegerField()
+    n_columns = models.PositiveIntegerField()
+    task_type = models.CharField(max_length=20)
+    preview = models.JSONField(default=list)
+    quality = models.JSONField(default=dict)
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sales_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class RowHash(models.Model):
+    """One row fingerprint of a dataset (64-bit, stored signed), indexed for duplicate search."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="row_hashes")
+    value = models.BigIntegerField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "value"], name="rowhash_unique_per_dataset")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset_id}:{self.value:x}"

@@ -1,0 +1,1 @@
+"""Reads: what a user may see, shaped for the API and the web pages."""

@@ -1,0 +1,1 @@
+"""Business logic that writes: one module per area, functions named ``<entity>_<action>``."""

@@ -1,0 +1,165 @@
+"""Publishing a provider's dataset: check the file, type it, store it, fingerprint it.
+
+The upload is parsed and checked completely before anything is written; the files are
+stored and the rows saved in one transaction, and the stored files are removed again if
+that transaction fails, so a refused or failed upload leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import numpy as np
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Count
+
+from marketplace.models import Dataset, RowHash
+from marketplace.services.audit import audit_record
+from marketplace.services.errors import PermissionDenied, ServiceError
+from valuation.core.tabular import TableError, infer_schema, read_table, row_hashes
+
+PREVIEW_ROWS = 5
+HASH_QUERY_BATCH = 10_000
+
+
+def table_error(exc: TableError, field: str) -> ServiceError:
+    return ServiceError(exc.message, field=field, row=exc.row, column=exc.column)
+
+
+def read_upload(upload, *, field: str, label: str | None = None):
+    """Read and check an uploaded table; return (frame, schema, raw bytes)."""
+    if upload.size > settings.DATAFAIR_MAX_UPLOAD_BYTES:
+        raise ServiceError(
+            f"the file is {upload.size} bytes; the limit is {settings.DATAFAIR_MAX_UPLOAD_BYTES}",
+            field=field,
+        )
+    raw = upload.read()
+    try:
+        frame = read_table(
+            raw,
+            name=upload.name,
+            max_rows=settings.DATAFAIR_MAX_ROWS,
+            max_columns=settings.DATAFAIR_MAX_COLUMNS,
+        )
+        schema = infer_schema(frame, label=label) if label is not None else None
+    except TableError as exc:
+        raise table_error(exc, field) from None
+    return frame, schema, raw
+
+
+def _preview(frame, policy: str, seed: int) -> list[dict]:
+    if policy == Dataset.Preview.NONE:
+        return []
+    if policy == Dataset.Preview.SAMPLE and len(frame) > PREVIEW_ROWS:
+        rows = np.sort(np.random.default_rng(seed).choice(len(frame), PREVIEW_ROWS, replace=False))
+        sample = frame.iloc[rows]
+    else:
+        sample = frame.head(PREVIEW_ROWS)
+    return [
+        {
+            column: (value.item() if hasattr(value, "item") else value)
+            for column, value in row.items()
+        }
+        for row in sample.to_dict(orient="records")
+    ]
+
+
+def _overlaps(hashes: np.ndarray, owner) -> dict[int, int]:
+    """For each other provider's dataset, how many of these row hashes it also holds."""
+    counts: dict[int, int] = {}
+    values = hashes.view(np.int64).tolist()
+    for start in range(0, len(values), HASH_QUERY_BATCH):
+        batch = values[start : start + HASH_QUERY_BATCH]
+        rows = (
+            RowHash.objects.filter(value__in=batch)
+            .exclude(dataset__owner=owner)
+            .values("dataset")
+            .annotate(n=Count("id"))
+        )
+        for row in rows:
+            counts[row["dataset"]] = counts.get(row["dataset"], 0) + row["n"]
+    return counts
+
+
+def dataset_create(
+    *,
+    owner,
+    upload,
+    title: str,
+    label_column: str,
+    license: str,
+    description: str = "",
+    reserve_price_cents: int = 0,
+    preview_policy: str = Dataset.Preview.HEAD,
+) -> Dataset:
+    if not owner.profile.is_provider:
+        raise PermissionDenied("only providers can upload datasets")
+    frame, schema, raw = read_upload(upload, field="file", label=label_column)
+    sha = hashlib.sha256(raw).hexdigest()
+    hashes = row_hashes(frame)
+    unique_hashes = np.unique(hashes)
+    overlaps = _overlaps(unique_hashes, owner)
+    duplicate_of, overlap = None, 0.0
+    if overlaps:
+        best = max(overlaps, key=lambda pk: (overlaps[pk], -pk))
+        overlap = overlaps[best] / len(unique_hashes)
+        if overlap >= settings.DATAFAIR_DUPLICATE_HOLD_FRACTION:
+            duplicate_of = Dataset.objects.get(pk=best)
+    quality = {
+        "duplicate_rows_within_file": int(len(hashes) - len(unique_hashes)),
+        "overlap_with_other_providers": round(overlap, 6),
+    }
+    columnar = io.BytesIO()
+    frame.to_parquet(columnar, index=False)
+    dataset = Dataset(
+        owner=owner,
+        title=title,
+        description=description,
+        license=license,
+        label_column=label_column,
+        reserve_price_cents=reserve_price_cents,
+        preview_policy=preview_policy,
+        original_name=upload.name,
+        content_sha256=sha,
+        schema=schema.to_dict(),
+        n_rows=len(frame),
+        n_columns=frame.shape[1],
+        task_type=schema.task,
+        preview=_preview(frame, preview_policy, seed=int(sha[:8], 16)),
+        quality=quality,
+        duplicate_of=duplicate_of,
+    )
+    if duplicate_of is not None:
+        dataset.status = Dataset.Status.HELD
+        dataset.hold_reason = (
+            f"{overlap:.0%} of its rows are also in another provider's dataset "
+            f"(#{duplicate_of.pk}); held for review"
+        )
+    stored = []
+    try:
+        with transaction.atomic():
+            dataset.original_file.save(f"{sha[:16]}-{upload.name}", ContentFile(raw), save=False)
+            stored.append(dataset.original_file)
+            dataset.columnar_file.save(
+                f"{sha[:16]}.parquet", ContentFile(columnar.getvalue()), save=False
+            )
+            stored.append(dataset.columnar_file)
+            dataset.save()
+            RowHash.objects.bulk_create(
+                (RowHash(dataset=dataset, value=v) for v in unique_hashes.view(np.int64).tolist()),
+                batch_size=5000,
+            )
+            audit_record(
+                actor=owner,
+                action="dataset.publish",
+                obj=dataset,
+                data={"sha256": sha, "rows": len(frame), "status": dataset.status},
+            )
+    except BaseException:
+        for file in stored:
+            file.storage.delete(file.name)
+        raise
+    return dataset

@@ -1,0 +1,119 @@
+"""Uploading, browsing and downloading datasets through the API."""
+
+import pytest
+
+from marketplace.models import Dataset, RowHash
+from tests.marketplace.conftest import client_for, make_user, table_csv, upload
+
+pytestmark = pytest.mark.django_db
+
+
+def post_dataset(client, data: bytes, name="data.csv", **fields):
+    form = {
+        "title": "Shop visits",
+        "license": "CC-BY-4.0",
+        "label_column": "y",
+        "reserve_price_cents": 500,
+        **fields,
+        "file": upload(data, name),
+    }
+    return client.post("/api/datasets/", form, format="multipart")
+
+
+def test_a_provider_uploads_and_everyone_sees_the_dictionary(provider_client, consumer_client):
+    response = post_dataset(provider_client, table_csv(40))
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["n_rows"] == 40 and body["task_type"] == "classification"
+    assert body["columns"] == ["f1", "f2", "f3", "f4", "colour"]
+    assert len(body["preview"]) == 5
+    assert body["quality"]["duplicate_rows_within_file"] == 0
+    seen = consumer_client.get(f"/api/datasets/{body['id']}/").json()
+    assert seen["schema"]["label"] == "y"
+    assert seen["quality"] is None, "quality reports are the provider's own"
+    assert seen["entitled"] is False
+    listed = consumer_client.get("/api/datasets/?search=shop").json()
+    assert [d["id"] for d in listed["results"]] == [body["id"]]
+
+
+def test_a_consumer_cannot_upload(consumer_client):
+    response = post_dataset(consumer_client, table_csv(20))
+    assert response.status_code == 403
+    assert Dataset.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment", "row", "column"),
+    [
+        (b"f1,y\n1,0\n2\n", "row 2 (line 3) has 1 fields", 2, None),
+        (b"f1,z\n1,0\n2,1\n", "label column 'y' not found", None, "y"),
+        (b"f1,y\n1,0\n2,0\n", "only one class", None, "y"),
+        (b"f1,y\n1,0\nnan,1\n", "missing value in row 2", 2, "f1"),
+        (b"", "is empty", None, None),
+    ],
+)
+def test_bad_files_get_a_400_naming_the_fault_and_leave_nothing(
+    provider_client, settings, data, fragment, row, column
+):
+    response = post_dataset(provider_client, data)
+    assert response.status_code == 400
+    body = response.json()
+    assert fragment in body["detail"]
+    assert body.get("row") == row and body.get("column") == column
+    assert "file" in body["errors"]
+    assert Dataset.objects.count() == 0 and RowHash.objects.count() == 0
+    media = settings.MEDIA_ROOT
+    assert not media.exists() or not any(p.is_file() for p in media.rglob("*"))
+
+
+def test_a_failed_save_removes_the_stored_files(provider_client, settings, monkeypatch):
+    def broken_bulk_create(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(RowHash.objects, "bulk_create", broken_bulk_create)
+    with pytest.raises(RuntimeError):
+        post_dataset(provider_client, table_csv(20))
+    assert Dataset.objects.count() == 0
+    assert not any(p.is_file() for p in settings.MEDIA_ROOT.rglob("*"))
+
+
+def test_an_upload_repeating_another_providers_rows_is_held(provider_client):
+    original = post_dataset(provider_client, table_csv(30, seed=1)).json()
+    copier = make_user("copycat", "provider")
+    response = post_dataset(client_for(copier), table_csv(30, seed=1), title="Mine, honestly")
+    body = response.json()
+    assert response.status_code == 201
+    assert body["status"] == "held"
+    assert f"#{original['id']}" in body["hold_reason"]
+    assert body["quality"]["overlap_with_other_providers"] == 1.0
+    others = client_for(make_user("viewer", "consumer")).get("/api/datasets/").json()
+    assert [d["id"] for d in others["results"]] == [original["id"]]
+
+
+def test_duplicate_rows_within_a_file_are_counted(provider_client):
+    data = table_csv(10)
+    lines = data.decode().splitlines()
+    doubled = "\n".join([*lines, lines[1], lines[2]]) + "\n"
+    body = post_dataset(provider_client, doubled.encode()).json()
+    assert body["quality"]["duplicate_rows_within_file"] == 2
+
+
+def test_download_needs_ownership_or_an_entitlement(provider_client, consumer_client):
+    dataset = post_dataset(provider_client, table_csv(20)).json()
+    url = f"/api/datasets/{dataset['id']}/download/"
+    assert consumer_client.get(url).status_code == 403
+    own = provider_client.get(url)
+    assert own.status_code == 200
+    assert b"".join(own.streaming_content) == table_csv(20)
+
+
+def test_browse_filters_and_orders(provider_client, consumer_client):
+    post_dataset(provider_client, table_csv(20, seed=1), title="small", reserve_price_cents=100)
+    post_dataset(provider_client, table_csv(50, seed=2), title="big", reserve_price_cents=900)
+
+    def titles(q):
+        return [d["title"] for d in consumer_client.get(f"/api/datasets/{q}").json()["results"]]
+
+    assert titles("?min_rows=30") == ["big"]
+    assert titles("?max_reserve_cents=500") == ["small"]
+    assert titles("?ordering=n_rows") == ["small", "big"]
