@@ -22,6 +22,15 @@ from valuation.core.game import (
     coalition_mask,
     mask_players,
 )
+from valuation.core.methods import (
+    ExactBanzhaf,
+    ExactShapley,
+    LeaveOneOut,
+    PermutationShapley,
+    SamplingValuation,
+    TableValuation,
+    Valuation,
+)
 from valuation.core.progress import ProgressCallback, ProgressReporter
 from valuation.core.result import ValuationResult
 from valuation.core.scoring import Scorer, get_scorer
@@ -37,6 +46,13 @@ from valuation.core.utility import ModelGame, ModelUtility
 
 __all__ = [
     "Dataset",
+    "ExactBanzhaf",
+    "ExactShapley",
+    "LeaveOneOut",
+    "PermutationShapley",
+    "SamplingValuation",
+    "TableValuation",
+    "Valuation",
     "Game",
     "InMemoryCache",
     "MaxEvaluations",
