@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from fractions import Fraction
 
 import numpy as np
 
@@ -43,8 +42,3 @@ def random_monotone_type_game(
         for u in raw
     }
     return lambda types: value[frozenset(types)]
-
-
-def fraction_close(a: Fraction, b: Fraction, tol: Fraction = Fraction(1, 10**9)) -> bool:
-    """|a − b| <= tol, in exact arithmetic."""
-    return abs(a - b) <= tol
