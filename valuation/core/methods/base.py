@@ -193,8 +193,12 @@ class SamplingValuation(Valuation):
     stop: StoppingRule | None
 
     def n_units(self, train: Dataset | Game) -> None:
-        """Samples are unbounded: the app chooses ranges and checks ``stop`` itself."""
+        """Samples are unbounded: the app chooses ranges and checks ``stopping_rule()``."""
         return None
+
+    def stopping_rule(self) -> StoppingRule:
+        """The rule ``fit`` obeys: ``stop``, or ``DEFAULT_STOP`` when it is None."""
+        return DEFAULT_STOP if self.stop is None else self.stop
 
     def fit(self, train: Dataset | Game, valid: Dataset | None = None, *, baseline=None) -> Self:
         """Draw samples until the stopping rule is met.
@@ -205,7 +209,7 @@ class SamplingValuation(Valuation):
         """
         game = self._game(train, valid, baseline)
         seed = resolve_seed(self.random_state)
-        rule = DEFAULT_STOP if self.stop is None else self.stop
+        rule = self.stopping_rule()
         run = RunUtility(game)
         self._prepare(run)
         moments = _Moments(game.n_players)
