@@ -161,11 +161,15 @@ class ModelGame(Game):
         self.min_rows = min_rows
 
     def _evaluate(self, players: tuple[int, ...]) -> float:
-        X, y = self.training_rows(players)
+        return self.scorer(self.fitted_model(players), self.valid.X, self.valid.y)
+
+    def fitted_model(self, players) -> Any:
+        """The model this game scores for coalition ``players``: fitted on baseline ∪ their
+        rows, or the constant predictor when the coalition is degenerate."""
+        X, y = self.training_rows(tuple(players))
         if self.is_degenerate(y):
-            return self.scorer(self.constant_model(X, y), self.valid.X, self.valid.y)
-        fitted = clone(self.model).fit(X, y)
-        return self.scorer(fitted, self.valid.X, self.valid.y)
+            return self.constant_model(X, y)
+        return clone(self.model).fit(X, y)
 
     def training_rows(self, players: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         """Features and labels the model trains on for coalition ``players``."""
