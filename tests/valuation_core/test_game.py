@@ -1,0 +1,84 @@
+"""Game: coalition normalisation, caching behind the UtilityCache protocol, counting."""
+
+import numpy as np
+import pytest
+
+from valuation.core import (
+    Game,
+    InMemoryCache,
+    RunUtility,
+    UtilityCache,
+    coalition_mask,
+    mask_players,
+)
+
+
+class SquareOfSum(Game):
+    def _evaluate(self, players):
+        return float(sum(players) ** 2)
+
+
+class DictCache:
+    """A minimal third-party cache, as the app's Redis one would be."""
+
+    def __init__(self):
+        self.store = {}
+        self.writes = 0
+
+    def get(self, key):
+        return self.store.get(key)
+
+    def set(self, key, value):
+        self.writes += 1
+        self.store[key] = value
+
+
+def test_coalition_forms_are_equivalent_and_evaluated_once():
+    game = SquareOfSum(4)
+    forms = [(1, 3), frozenset({3, 1}), [3, 1, 1], np.array([3, 1])]
+    assert {game.utility(form) for form in forms} == {16.0}
+    assert game.n_evaluations == 1
+    assert game.utility_of_mask(0b1010) == 16.0 and game.n_evaluations == 1
+
+
+def test_masks_round_trip():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        players = tuple(sorted(set(rng.integers(0, 300, size=int(rng.integers(0, 20))).tolist())))
+        assert mask_players(coalition_mask(players)) == players
+
+
+def test_cache_protocol_and_a_shared_cache():
+    cache = DictCache()
+    assert isinstance(cache, UtilityCache) and isinstance(InMemoryCache(), UtilityCache)
+    first = SquareOfSum(3, cache=cache)
+    for coalition in [(), (0,), (1, 2), (1, 2)]:
+        first.utility(coalition)
+    assert first.n_evaluations == 3 and cache.writes == 3
+    # A second game on the same (warm) cache pays for nothing it has seen.
+    second = SquareOfSum(3, cache=cache)
+    assert second.utility((2, 1)) == 9.0 and second.n_evaluations == 0
+
+
+def test_run_utility_counts_distinct_coalitions_whatever_the_cache():
+    cache = DictCache()
+    warm = SquareOfSum(3, cache=cache)
+    for mask in range(8):
+        warm.utility_of_mask(mask)
+    run = RunUtility(SquareOfSum(3, cache=cache))
+    for mask in [0, 3, 3, 5, 0, 7]:
+        run(mask)
+    assert run.n_evaluations == 4 and run.game.n_evaluations == 0
+
+
+def test_invalid_games_and_coalitions_are_refused():
+    game = SquareOfSum(3, names=["a", "b", "c"])
+    assert game.names.tolist() == ["a", "b", "c"] and game.grand_mask == 7
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+        game.utility([3])
+    with pytest.raises(ValueError, match="outside"):
+        game.utility_of_mask(8)
+    with pytest.raises(ValueError):
+        SquareOfSum(0)
+    with pytest.raises(ValueError):
+        SquareOfSum(2, names=["only one"])
