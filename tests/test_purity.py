@@ -5,7 +5,21 @@ import sys
 
 import pytest
 
-PURE_MODULES = ["valuation.core", "pricing"]
+PURE_MODULES = [
+    "valuation.core",
+    "pricing",
+    "pricing.money",
+    "pricing.shares",
+    "pricing.replication",
+    "pricing.settlement",
+    "pricing.lift",
+    "pricing.quote",
+    "pricing.bundle",
+    "pricing.arbitrage",
+    "pricing.least_core",
+    "pricing.mechanisms.myerson",
+    "pricing.mechanisms.mwu",
+]
 
 
 @pytest.mark.parametrize("module", PURE_MODULES)
