@@ -53,6 +53,17 @@ class ArbitrageViolation:
             "excess_cents": self.excess_cents,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ArbitrageViolation:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            kind=str(data["kind"]),
+            first=tuple(data["first"]),
+            second=tuple(data["second"]),
+            union=tuple(data["union"]),
+            excess_cents=int(data["excess_cents"]),
+        )
+
 
 def _key(bundle: frozenset[str]) -> tuple[int, tuple[str, ...]]:
     return (len(bundle), tuple(sorted(bundle)))

@@ -51,6 +51,15 @@ class LeastCoreCheck:
             "ok": self.ok,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LeastCoreCheck:
+        """Inverse of :meth:`to_dict` (``ok`` is recomputed)."""
+        return cls(
+            efficiency_gap=float(data["efficiency_gap"]),
+            violations={tuple(s): float(gap) for s, gap in data["violations"]},
+            tolerance=float(data["tolerance"]),
+        )
+
 
 def check_least_core(
     payoffs: Mapping[str, float],

@@ -88,6 +88,21 @@ class BundleValuation:
         """The bundle's provider ids."""
         return frozenset(c.provider_id for c in self.contributions)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {
+            "contributions": [c.to_dict() for c in self.contributions],
+            "lift": self.lift.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BundleValuation:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            contributions=tuple(Contribution.from_dict(c) for c in data["contributions"]),
+            lift=Lift.from_dict(data["lift"]),
+        )
+
 
 Revalue = Callable[[frozenset[str]], BundleValuation]
 

@@ -1,12 +1,13 @@
 """No-arbitrage: monotone and subadditive price lists pass, others are caught pair by pair."""
 
 import itertools
+import json
 import math
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pricing.arbitrage import MONOTONE, SUBADDITIVE, arbitrage_violations
+from pricing.arbitrage import MONOTONE, SUBADDITIVE, ArbitrageViolation, arbitrage_violations
 
 PROVIDERS = ("a", "b", "c", "d")
 ALL = [
@@ -48,6 +49,8 @@ def test_reported_violations_are_real_and_complete(prices):
     assert {(v.first, v.second) for v in found if v.kind == MONOTONE} == expected_monotone
     assert {frozenset([v.first, v.second]) for v in found if v.kind == SUBADDITIVE} == expected_sub
     assert all(v.excess_cents > 0 for v in found)
+    restored = [ArbitrageViolation.from_dict(json.loads(json.dumps(v.to_dict()))) for v in found]
+    assert restored == found
 
 
 def test_superadditive_and_decreasing_lists_are_caught():

@@ -1,6 +1,7 @@
 """Least-core certificate: the LP's solution passes, a smaller subsidy cannot, payouts follow it."""
 
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from pricing.least_core import check_least_core
+from pricing.least_core import LeastCoreCheck, check_least_core
 from pricing.lift import Lift
 from pricing.quote import BundleValuation, quote
 from pricing.shares import Contribution
@@ -56,6 +57,7 @@ def test_lp_solution_is_certified_and_its_subsidy_is_minimal(n, seed):
     assert check.ok, check.to_dict()
     tighter = check_least_core(x, utilities, subsidy=e - 1e-3, tolerance=1e-7)
     assert not tighter.ok and tighter.violations
+    assert LeastCoreCheck.from_dict(json.loads(json.dumps(tighter.to_dict()))) == tighter
     shifted = dict(x)
     shifted[players[0]] += 0.01
     assert not check_least_core(shifted, utilities, subsidy=e, tolerance=1e-7).ok

@@ -66,13 +66,13 @@ def test_payment_bounds_hold_exactly(curve, bid):
     assert top == max(gains[: int(np.searchsorted(grid, bid, side="right"))])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(curve=curves, valuation=st.floats(0.0, 200.0), monotone=st.booleans())
 def test_truthful_bidding_is_optimal(curve, valuation, monotone):
     widths, gains = curve
     grid = _grid(widths)
     h = np.sort(gains) if monotone else np.asarray(gains)
-    bids = np.unique(np.concatenate([np.linspace(0, 250, 501), grid, grid + 1e-9, [valuation]]))
+    bids = np.unique(np.concatenate([np.linspace(0, 250, 126), grid, grid + 1e-9, [valuation]]))
     truthful = buyer_utility(valuation, valuation, grid, h)
     best = max(buyer_utility(valuation, b, grid, h) for b in bids)
     assert truthful >= best - 1e-9

@@ -88,8 +88,10 @@ def test_quote_conserves_money_and_respects_budget_and_reserves(inputs, seed):
         "valuation": BundleValuation(tuple(contributions), inputs["valuation"].lift),
     }
     assert quote(**shuffled) == q
-    # JSON round trip.
+    # JSON round trips.
     assert Quote.from_dict(json.loads(json.dumps(q.to_dict()))) == q
+    valuation = inputs["valuation"]
+    assert BundleValuation.from_dict(json.loads(json.dumps(valuation.to_dict()))) == valuation
     # The outcome is stable: quoting the final bundle again changes nothing.
     if q.sale:
         kept = tuple(c for c in contributions if c.provider_id in q.bundle)

@@ -36,7 +36,7 @@ def settlements_inputs(draw):
     )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(args=settlements_inputs(), seed=st.integers(0, 2**32 - 1))
 def test_conservation_rounding_and_order_independence(args, seed):
     charge, shares, bps, destination = args
