@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from pricing.money import BPS_PER_UNIT, check_cents, fee
+from pricing.money import BPS_PER_UNIT, check_bps, check_cents, fee
 from pricing.quote import lift_value_cents
 from pricing.shares import Contribution, contribution_shares
 
@@ -98,9 +98,7 @@ def reserve_clearing_price(
         the largest-remainder payout, within one cent of that quota, covers the reserve too.
         None if no charge can (a positive reserve on a zero share, or a 100 % fee).
     """
-    check_cents(fee_bps, "fee_bps")
-    if fee_bps > BPS_PER_UNIT:
-        raise ValueError(f"fee_bps must lie in 0..{BPS_PER_UNIT}")
+    check_bps(fee_bps, "fee_bps")
     pool = 0
     for pid, share in shares.items():
         reserve = check_cents(reserves.get(pid, 0), f"reserve of {pid!r}")
@@ -264,6 +262,7 @@ def choose_bundle(
     """
     check_cents(budget_cents, "budget_cents")
     check_cents(cents_per_point, "cents_per_point")
+    check_bps(fee_bps, "fee_bps")
     empty: frozenset[str] = frozenset()
     if empty not in utilities:
         raise ValueError("utilities must include the empty coalition (the baseline)")

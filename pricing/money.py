@@ -18,6 +18,7 @@ from typing import TypeVar
 __all__ = [
     "BPS_PER_UNIT",
     "MEASUREMENT_DECIMALS",
+    "check_bps",
     "check_cents",
     "fee",
     "largest_remainder",
@@ -100,6 +101,15 @@ def check_cents(amount: int, name: str = "amount") -> int:
     return amount
 
 
+def check_bps(bps: int, name: str = "bps") -> int:
+    """Validate a rate in basis points: an ``int`` in 0..10 000 (bools rejected)."""
+    if isinstance(bps, bool) or not isinstance(bps, int):
+        raise TypeError(f"{name} must be an int number of basis points")
+    if not 0 <= bps <= BPS_PER_UNIT:
+        raise ValueError(f"{name} must lie in 0..{BPS_PER_UNIT}, got {bps}")
+    return bps
+
+
 def fee(amount_cents: int, bps: int) -> int:
     """Platform fee on an amount, rounded down to the cent.
 
@@ -116,11 +126,7 @@ def fee(amount_cents: int, bps: int) -> int:
         ``floor(amount_cents * bps / 10 000)``, so ``fee <= amount * bps / 1e4 < fee + 1``.
     """
     check_cents(amount_cents, "amount_cents")
-    if isinstance(bps, bool) or not isinstance(bps, int):
-        raise TypeError("bps must be an int")
-    if not 0 <= bps <= BPS_PER_UNIT:
-        raise ValueError(f"bps must lie in 0..{BPS_PER_UNIT}, got {bps}")
-    return amount_cents * bps // BPS_PER_UNIT
+    return amount_cents * check_bps(bps) // BPS_PER_UNIT
 
 
 def largest_remainder(pool_cents: int, weights: Mapping[K, Number]) -> dict[K, int]:

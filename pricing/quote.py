@@ -30,7 +30,7 @@ from fractions import Fraction
 from typing import Any
 
 from pricing.lift import Lift
-from pricing.money import BPS_PER_UNIT, MEASUREMENT_DECIMALS, check_cents, to_fraction
+from pricing.money import MEASUREMENT_DECIMALS, check_bps, check_cents, to_fraction
 from pricing.replication import LOG2, Similarity, penalty_factors, similarity_sums
 from pricing.settlement import (
     CONSUMER,
@@ -379,9 +379,7 @@ def quote(
     """
     check_cents(budget_cents, "budget_cents")
     check_cents(cents_per_point, "cents_per_point")
-    check_cents(fee_bps, "fee_bps")
-    if fee_bps > BPS_PER_UNIT:
-        raise ValueError(f"fee_bps must lie in 0..{BPS_PER_UNIT}")
+    check_bps(fee_bps, "fee_bps")
     if basis not in BASES:
         raise ValueError(f"basis must be one of {sorted(BASES)}")
     if penalty_destination not in PENALTY_DESTINATIONS:
