@@ -54,6 +54,9 @@ def test_utility_is_the_direct_fit_and_score(cancer):
     assert game.utility((1, 3)) == direct
     everyone = model().fit(train.X, train.y).score(valid.X, valid.y)
     assert game.utility(range(5)) == everyone
+    # Limiting library threads (the default) changes speed, not the answer.
+    unlimited = ModelUtility(model(), "accuracy", n_threads=None).bind(train, valid)
+    assert unlimited.utility((1, 3)) == direct
 
 
 def test_empty_coalition_without_baseline_is_the_training_prior(cancer):

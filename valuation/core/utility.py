@@ -17,15 +17,21 @@ value: no exception, and never "the previous score".
 Determinism: a model parameter named ``random_state`` (also inside pipelines) left as None
 is set to 0 on the clone, so U is a function of the coalition and chunked runs on different
 workers agree.
+
+Threads: fits and scores run with BLAS/OpenMP limited to ``n_threads`` (default 1).
+Valuation is many small fits, where library threads cost more than they give (measured
+~10x slower on a loaded 2-core machine); parallelism belongs to the workers one level up.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, Literal
 
 import numpy as np
 from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.dummy import DummyClassifier, DummyRegressor
+from threadpoolctl import ThreadpoolController
 
 from valuation.core.dataset import Dataset
 from valuation.core.game import Game, UtilityCache
@@ -54,6 +60,8 @@ class ModelUtility:
         "auto" asks scikit-learn whether the model is a classifier or a regressor; for
         other models it follows the scorer (a classification scorer means classification),
         then the labels (floating-point labels mean regression).
+    n_threads : int or None, default 1
+        BLAS/OpenMP threads per fit; None leaves the libraries' own defaults.
     """
 
     def __init__(
@@ -64,12 +72,14 @@ class ModelUtility:
         cache: UtilityCache | None = None,
         min_rows: int | None = None,
         task: Literal["auto", "classification", "regression"] = "auto",
+        n_threads: int | None = 1,
     ) -> None:
         self.model = model
         self.scorer = scorer
         self.cache = cache
         self.min_rows = min_rows
         self.task = task
+        self.n_threads = n_threads
 
     def bind(self, train: Dataset, valid: Dataset, baseline: Dataset | None = None) -> ModelGame:
         """Return the game whose players are ``train``'s players.
@@ -107,6 +117,7 @@ class ModelUtility:
             task=task,
             min_rows=self._min_rows(),
             cache=self.cache,
+            n_threads=self.n_threads,
         )
 
     def _task(self, train: Dataset) -> Task:
@@ -150,6 +161,7 @@ class ModelGame(Game):
         task: Task,
         min_rows: int,
         cache: UtilityCache | None = None,
+        n_threads: int | None = 1,
     ) -> None:
         super().__init__(train.n_players, train.player_names, cache)
         self.model = model
@@ -159,9 +171,13 @@ class ModelGame(Game):
         self.baseline = baseline
         self.task = task
         self.min_rows = min_rows
+        self.n_threads = n_threads
 
     def _evaluate(self, players: tuple[int, ...]) -> float:
-        return self.scorer(self.fitted_model(players), self.valid.X, self.valid.y)
+        if self.n_threads is None:
+            return self.scorer(self.fitted_model(players), self.valid.X, self.valid.y)
+        with _thread_controller().limit(limits=self.n_threads):
+            return self.scorer(self.fitted_model(players), self.valid.X, self.valid.y)
 
     def fitted_model(self, players) -> Any:
         """The model this game scores for coalition ``players``: fitted on baseline ∪ their
@@ -207,3 +223,9 @@ def _pinned_clone(model: Any) -> Any:
         if (key == "random_state" or key.endswith("__random_state")) and value is None
     }
     return template.set_params(**unset) if unset else template
+
+
+@cache
+def _thread_controller() -> ThreadpoolController:
+    """One controller per process: building it scans the loaded libraries (~20 ms)."""
+    return ThreadpoolController()
