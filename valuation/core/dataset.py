@@ -30,6 +30,15 @@ class Dataset:
     feature_names : sequence of str, optional
         One name per feature column.
 
+    Attributes
+    ----------
+    X : numpy.ndarray of float64, y : numpy.ndarray, groups : numpy.ndarray or None
+        The validated data.
+    player_of_row : numpy.ndarray of int
+        The player index of every row.
+    player_names : numpy.ndarray of str
+        One name per player, in player order.
+
     Raises
     ------
     ValueError
