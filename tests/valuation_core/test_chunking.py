@@ -111,9 +111,12 @@ def test_protocol_errors_are_explicit(table6):
         exact.reduce(LeaveOneOut().fit_chunk(table_game(table6, 6), start=0, stop=7))
     with pytest.raises(ValueError, match="outside"):
         exact.fit_chunk(table_game(table6, 6), start=60, stop=65)
-    clash = UtilityTable("subsets", partial.names, {0: partial.utilities[0] + 1.0})
+    clash = UtilityTable("subsets", partial.names, {0: partial.utilities[0] + 1e-3})
     with pytest.raises(ValueError, match="disagree"):
         partial + clash
+    # Last-bit noise between machines is not a clash; the left operand's value is kept.
+    noisy = UtilityTable("subsets", partial.names, {0: partial.utilities[0] * (1 + 1e-15)})
+    assert (partial + noisy).utilities[0] == partial.utilities[0]
     sampler = PermutationShapley(random_state=None)
     with pytest.raises(ValueError, match="integer random_state"):
         sampler.fit_chunk(table_game(table6, 6), start=0, stop=2)

@@ -35,7 +35,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from valuation.core.game import mask_players
-from valuation.core.result import FORMAT_VERSION, ValuationResult
+from valuation.core.result import FORMAT_VERSION, ValuationResult, same_utility
 
 TableKind = Literal["subsets", "leave_one_out"]
 
@@ -165,7 +165,11 @@ class UtilityTable:
         return cls(data["kind"], data["names"], {int(u): v for u, v in data["units"]})
 
     def __add__(self, other: UtilityTable) -> UtilityTable:
-        """Union of two tables of the same game; shared units must agree exactly."""
+        """Union of two tables of the same game.
+
+        Shared units must agree (see :func:`~valuation.core.result.same_utility`); the left
+        operand's value is kept.
+        """
         if not isinstance(other, UtilityTable):
             return NotImplemented
         if self.kind != other.kind or self.names.shape != other.names.shape:
@@ -175,14 +179,14 @@ class UtilityTable:
         clashes = [
             u
             for u in self.utilities.keys() & other.utilities.keys()
-            if self.utilities[u] != other.utilities[u]
+            if not same_utility(self.utilities[u], other.utilities[u])
         ]
         if clashes:
             raise ValueError(
                 f"the tables disagree on units {sorted(clashes)[:5]}: the utility is not "
                 "deterministic or they come from different games"
             )
-        return UtilityTable(self.kind, self.names, {**self.utilities, **other.utilities})
+        return UtilityTable(self.kind, self.names, {**other.utilities, **self.utilities})
 
     def __radd__(self, other: Any) -> UtilityTable:
         # sum(tables) starts from 0.

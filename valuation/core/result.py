@@ -13,6 +13,7 @@ their ``stderr`` is 0.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,15 @@ import numpy as np
 
 #: Version of the ``to_dict`` layout, stored with the data.
 FORMAT_VERSION = 1
+
+#: Relative tolerance when partials from different workers report the same utility: last-bit
+#: float noise between CPUs is accepted, anything larger means different games.
+UTILITY_RTOL = 1e-9
+
+
+def same_utility(a: float, b: float) -> bool:
+    """Whether two reports of one coalition's utility agree (see ``UTILITY_RTOL``)."""
+    return math.isclose(a, b, rel_tol=UTILITY_RTOL, abs_tol=1e-12)
 
 
 class ValuationResult:
@@ -168,15 +178,18 @@ class ValuationResult:
         )
 
     def __add__(self, other: ValuationResult) -> ValuationResult:
-        """Merge two partial results over disjoint samples of the same game and method."""
+        """Merge two partial results over disjoint samples of the same game and method.
+
+        ``total_gain`` must agree (see :func:`same_utility`); the left operand's is kept.
+        """
         if not isinstance(other, ValuationResult):
             return NotImplemented
         if self.method != other.method:
             raise ValueError(f"cannot merge results of {self.method!r} and {other.method!r}")
         if self.names.shape != other.names.shape or (self.names != other.names).any():
             raise ValueError("cannot merge results over different players")
-        if None not in (self.total_gain, other.total_gain) and (
-            self.total_gain != other.total_gain
+        if None not in (self.total_gain, other.total_gain) and not same_utility(
+            self.total_gain, other.total_gain
         ):
             raise ValueError(
                 "the partial results disagree on U(all) − U(∅): they come from different "
