@@ -14,6 +14,7 @@ from math import factorial
 
 import numpy as np
 
+from valuation.core.game import Game
 from valuation.core.games import TableGame
 
 Utility = Callable[[frozenset], Fraction]
@@ -67,3 +68,26 @@ def table_game(table: dict[frozenset, Fraction], n: int) -> TableGame:
 
 def as_floats(values: list[Fraction]) -> np.ndarray:
     return np.array([float(v) for v in values])
+
+
+class _NoCache:
+    """A cache that never remembers, so every evaluation reaches the game."""
+
+    def get(self, key):
+        return None
+
+    def set(self, key, value):
+        return None
+
+
+class RecordingGame(Game):
+    """A game from a utility function of a frozenset that records every evaluation."""
+
+    def __init__(self, n, utility):
+        super().__init__(n, cache=_NoCache())
+        self.function = utility
+        self.calls = []
+
+    def _evaluate(self, players):
+        self.calls.append(players)
+        return float(self.function(frozenset(players)))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tests.valuation_core.oracles import (
+    RecordingGame,
     as_floats,
     banzhaf_by_subsets,
     leave_one_out,
@@ -22,26 +23,6 @@ from valuation.core.games import (
     WeightedVotingGame,
     three_player_game,
 )
-
-
-class RecordingGame(Game):
-    """Wraps a utility function and records every evaluation (cache disabled by a no-op)."""
-
-    class _NoCache:
-        def get(self, key):
-            return None
-
-        def set(self, key, value):
-            pass
-
-    def __init__(self, n, utility):
-        super().__init__(n, cache=self._NoCache())
-        self.function = utility
-        self.calls = []
-
-    def _evaluate(self, players):
-        self.calls.append(players)
-        return self.function(frozenset(players))
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6])

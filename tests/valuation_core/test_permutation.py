@@ -4,33 +4,14 @@ import numpy as np
 import pytest
 
 from tests.valuation_core.oracles import (
+    RecordingGame,
     as_floats,
     random_table,
     shapley_by_permutations,
     table_game,
 )
-from valuation.core import ExactShapley, Game, MaxSamples, PermutationShapley, sample_rng
+from valuation.core import ExactShapley, MaxSamples, PermutationShapley, sample_rng
 from valuation.core.games import WeightedVotingGame, three_player_game
-
-
-class RecordingTable(Game):
-    """A table game that records every evaluation and has no shared cache."""
-
-    class _NoCache:
-        def get(self, key):
-            return None
-
-        def set(self, key, value):
-            pass
-
-    def __init__(self, table, n):
-        super().__init__(n, cache=self._NoCache())
-        self.table = table
-        self.calls = []
-
-    def _evaluate(self, players):
-        self.calls.append(players)
-        return float(self.table[frozenset(players)])
 
 
 def walk(table, order, tolerance=None):
@@ -85,12 +66,12 @@ def test_antithetic_sample_averages_an_order_and_its_reverse(table7):
 
 
 def test_no_coalition_is_evaluated_twice_and_a_permutation_costs_at_most_n(table7):
-    game = RecordingTable(table7, 7)
+    game = RecordingGame(7, table7.__getitem__)
     estimator = PermutationShapley(random_state=0, stop=MaxSamples(60)).fit(game)
     assert len(game.calls) == len(set(game.calls)) == estimator.n_utility_evaluations_
     # U(∅) once per run, then at most n new coalitions per permutation.
     assert estimator.n_utility_evaluations_ <= 1 + 60 * 7
-    single = RecordingTable(table7, 7)
+    single = RecordingGame(7, table7.__getitem__)
     PermutationShapley(random_state=0).fit_chunk(single, start=0, stop=1)
     assert len(single.calls) == 1 + 7
 
