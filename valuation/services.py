@@ -1,0 +1,213 @@
+"""Valuation jobs: create and persist the work, run one chunk, fold the chunks, cancel.
+
+The unit of work is a :class:`~valuation.models.ValuationChunk` row, written before its
+Celery message is sent (on commit). Running a chunk is idempotent: a chunk already done, or
+of a finished job, is skipped under a row lock, so a redelivered message (``acks_late``
+after a lost worker) never counts twice. Exact jobs plan all their chunks up front; sampling
+jobs plan a round of chunks at a time and stop when the stopping rule is met.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import numpy as np
+from django.db import transaction
+from django.utils import timezone
+
+from valuation.core.chunking import chunk_ranges, partial_from_dict
+from valuation.core.stopping import RunState
+from valuation.data import cached_job_data
+from valuation.methods import (
+    DEFAULT_COALITIONS_PER_CHUNK,
+    DEFAULT_SAMPLES_PER_CHUNK,
+    build_estimator,
+    choose_method,
+    stopping_rule,
+)
+from valuation.models import ValuationChunk, ValuationJob
+from valuation.signals import job_finished
+
+logger = logging.getLogger(__name__)
+
+#: Chunks planned per round of a sampling job: enough to keep a few workers busy.
+CHUNKS_PER_ROUND = 4
+
+CODE_VERSION = "datafair-valuation-1"
+
+
+def job_create(*, spec: dict, method: str | None = None, seed: int | None = None) -> ValuationJob:
+    """Persist a job and its first chunks (not yet enqueued: see :func:`job_enqueue`)."""
+    n_players = len(spec["players"])
+    if n_players == 0:
+        raise ValueError("a valuation needs at least one player")
+    method = method or choose_method(n_players)
+    seed = int(np.random.SeedSequence().entropy % (2**63)) if seed is None else seed
+    job = ValuationJob.objects.create(
+        method=method,
+        spec=spec,
+        seed=seed,
+        player_names=[p["name"] for p in spec["players"]],
+        code_version=CODE_VERSION,
+    )
+    if method == "exact":
+        size = spec.get("coalitions_per_chunk", DEFAULT_COALITIONS_PER_CHUNK)
+        _add_chunks(job, chunk_ranges(2**n_players, size))
+    else:
+        _plan_round(job)
+    return job
+
+
+def _add_chunks(job: ValuationJob, ranges: list[tuple[int, int]]) -> None:
+    first = job.chunks.count()
+    ValuationChunk.objects.bulk_create(
+        ValuationChunk(job=job, index=first + i, start=a, stop=b) for i, (a, b) in enumerate(ranges)
+    )
+    job.units_planned = max(job.units_planned, ranges[-1][1])
+    job.save(update_fields=["units_planned"])
+
+
+def _plan_round(job: ValuationJob) -> None:
+    size = job.spec.get("samples_per_chunk", DEFAULT_SAMPLES_PER_CHUNK)
+    start = job.units_planned
+    _add_chunks(job, [(start + i * size, start + (i + 1) * size) for i in range(CHUNKS_PER_ROUND)])
+
+
+def job_enqueue(job: ValuationJob) -> None:
+    """Send every pending chunk to the workers once the current transaction commits."""
+    from valuation.tasks import run_chunk
+
+    ids = list(job.chunks.filter(status=ValuationChunk.Status.PENDING).values_list("id", flat=True))
+    transaction.on_commit(lambda: [run_chunk.delay(chunk_id) for chunk_id in ids])
+
+
+def job_cancel(job: ValuationJob, *, reason: str = "cancelled") -> bool:
+    """Stop a job; chunks still queued become no-ops. Returns whether it was running."""
+    with transaction.atomic():
+        job = ValuationJob.objects.select_for_update().get(pk=job.pk)
+        if job.status in ValuationJob.FINISHED:
+            return False
+        job.status = ValuationJob.Status.CANCELLED
+        job.error = reason
+        job.finished_at = timezone.now()
+        job.save(update_fields=["status", "error", "finished_at"])
+    job_finished.send(sender=ValuationJob, job=job)
+    return True
+
+
+def _claim(chunk_id: int) -> ValuationChunk | None:
+    with transaction.atomic():
+        chunk = ValuationChunk.objects.select_for_update().select_related("job").get(pk=chunk_id)
+        if chunk.status == ValuationChunk.Status.DONE or chunk.job.status in ValuationJob.FINISHED:
+            return None
+        chunk.status = ValuationChunk.Status.RUNNING
+        chunk.attempts += 1
+        chunk.started_at = timezone.now()
+        chunk.save(update_fields=["status", "attempts", "started_at"])
+        ValuationJob.objects.filter(pk=chunk.job_id, status=ValuationJob.Status.PENDING).update(
+            status=ValuationJob.Status.RUNNING, started_at=timezone.now()
+        )
+        return chunk
+
+
+def chunk_run(*, chunk_id: int) -> None:
+    """Compute one chunk and fold it into its job. Safe to call again for the same chunk."""
+    chunk = _claim(chunk_id)
+    if chunk is None:
+        return
+    job = chunk.job
+    started = time.monotonic()
+    try:
+        data = cached_job_data(job.pk, json.dumps(job.spec, sort_keys=True))
+        estimator = build_estimator(job.method, job.spec, job.seed)
+        partial = estimator.fit_chunk(
+            data.train, data.valid, baseline=data.baseline, start=chunk.start, stop=chunk.stop
+        )
+    except Exception as exc:
+        if _is_transient(exc):
+            raise
+        logger.exception("valuation job %s failed in chunk %s", job.pk, chunk.index)
+        _fail(job, chunk, f"{type(exc).__name__}: {exc}")
+        return
+    logger.info(
+        "job %s chunk %s (%s..%s) took %.2f s",
+        job.pk,
+        chunk.index,
+        chunk.start,
+        chunk.stop,
+        time.monotonic() - started,
+    )
+    finished = _store(chunk, partial.to_dict(), estimator.n_utility_evaluations_)
+    if finished is not None:
+        job_finished.send(sender=ValuationJob, job=finished)
+
+
+def _is_transient(exc: Exception) -> bool:
+    from django.db import InterfaceError, OperationalError
+
+    return isinstance(exc, OperationalError | InterfaceError | ConnectionError | TimeoutError)
+
+
+def _fail(job: ValuationJob, chunk: ValuationChunk, message: str) -> None:
+    with transaction.atomic():
+        ValuationChunk.objects.filter(pk=chunk.pk).update(
+            status=ValuationChunk.Status.FAILED, error=message, finished_at=timezone.now()
+        )
+        job = ValuationJob.objects.select_for_update().get(pk=job.pk)
+        if job.status in ValuationJob.FINISHED:
+            return
+        job.status = ValuationJob.Status.FAILED
+        job.error = message
+        job.finished_at = timezone.now()
+        job.save(update_fields=["status", "error", "finished_at"])
+    job_finished.send(sender=ValuationJob, job=job)
+
+
+def _store(chunk: ValuationChunk, partial: dict, n_evaluations: int) -> ValuationJob | None:
+    """Save a chunk's partial and update the job; returns the job if this finished it."""
+    with transaction.atomic():
+        job = ValuationJob.objects.select_for_update().get(pk=chunk.job_id)
+        fresh = ValuationChunk.objects.select_for_update().get(pk=chunk.pk)
+        if fresh.status == ValuationChunk.Status.DONE or job.status in ValuationJob.FINISHED:
+            return None  # a duplicate delivery got here first, or the job was cancelled
+        fresh.status = ValuationChunk.Status.DONE
+        fresh.partial = partial
+        fresh.n_utility_evaluations = n_evaluations
+        fresh.finished_at = timezone.now()
+        fresh.save(update_fields=["status", "partial", "n_utility_evaluations", "finished_at"])
+        done = list(job.chunks.filter(status=ValuationChunk.Status.DONE).order_by("index"))
+        job.units_done = sum(c.stop - c.start for c in done)
+        job.n_utility_evaluations = sum(c.n_utility_evaluations for c in done)
+        all_done = not job.chunks.exclude(status=ValuationChunk.Status.DONE).exists()
+        merged = sum(partial_from_dict(c.partial) for c in done)
+        estimator = build_estimator(job.method, job.spec, job.seed)
+        if job.method == "exact":
+            job.progress = job.units_done / job.units_planned
+            complete = all_done
+        else:
+            state = RunState(
+                result=merged, n_samples=job.units_done, n_evaluations=job.n_utility_evaluations
+            )
+            rule = stopping_rule(job.spec)
+            job.progress = min(rule.completion(state), 0.999)
+            complete = all_done and rule.done(state)
+            if all_done and not complete:
+                _plan_round(job)
+                job_enqueue(job)
+        elapsed = (timezone.now() - job.started_at).total_seconds() if job.started_at else 0.0
+        job.eta_seconds = elapsed * (1 - job.progress) / job.progress if job.progress else None
+        fields = ["units_done", "n_utility_evaluations", "progress", "eta_seconds"]
+        if complete:
+            result = estimator.reduce(merged)
+            job.result = result.to_dict()
+            if job.method == "exact":
+                job.utilities = merged.to_dict()
+            job.status = ValuationJob.Status.SUCCEEDED
+            job.progress = 1.0
+            job.eta_seconds = 0.0
+            job.finished_at = timezone.now()
+            fields += ["result", "utilities", "status", "finished_at"]
+        job.save(update_fields=fields)
+    return job if complete else None
