@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class MarketplaceConfig(AppConfig):
     name = "marketplace"
     verbose_name = "Marketplace"
+
+    def ready(self) -> None:
+        from marketplace import receivers
+
+        receivers.connect()

@@ -154,6 +154,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "A data marketplace that prices data by what it is worth to the buyer.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "DatasetStatusEnum": "marketplace.models.datasets.Dataset.Status",
+        "TaskStatusEnum": "marketplace.models.tasks.Task.Status",
+    },
 }
 
 LOGGING = {
@@ -172,3 +176,6 @@ DATAFAIR_MAX_ROWS = env_int("DATAFAIR_MAX_ROWS", 1_000_000)
 DATAFAIR_MAX_COLUMNS = env_int("DATAFAIR_MAX_COLUMNS", 500)
 # An upload whose rows mostly repeat another provider's dataset is held for review.
 DATAFAIR_DUPLICATE_HOLD_FRACTION = 0.5
+
+# Market policy: the platform's fee on every sale, in basis points of the charge.
+DATAFAIR_FEE_BPS = env_int("DATAFAIR_FEE_BPS", 1000)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from marketplace.api import accounts, datasets, wallet
+from marketplace.api import accounts, datasets, tasks, wallet
 
 urlpatterns = [
     path("auth/register/", accounts.RegisterApi.as_view(), name="api-register"),
@@ -15,6 +15,13 @@ urlpatterns = [
         datasets.DatasetDownloadApi.as_view(),
         name="api-dataset-download",
     ),
+    path("tasks/", tasks.TaskListApi.as_view(), name="api-tasks"),
+    path("tasks/<int:pk>/", tasks.TaskDetailApi.as_view(), name="api-task"),
+    path("tasks/<int:pk>/cancel/", tasks.TaskCancelApi.as_view(), name="api-task-cancel"),
+    path("tasks/<int:pk>/purchase/", tasks.TaskPurchaseApi.as_view(), name="api-task-purchase"),
+    path("orders/", tasks.OrderListApi.as_view(), name="api-orders"),
+    path("orders/<int:pk>/", tasks.OrderDetailApi.as_view(), name="api-order"),
+    path("payouts/", tasks.PayoutListApi.as_view(), name="api-payouts"),
     path("wallet/", wallet.WalletApi.as_view(), name="api-wallet"),
     path("wallet/deposit/", wallet.DepositApi.as_view(), name="api-wallet-deposit"),
 ]

@@ -29,11 +29,23 @@ def client_for(user) -> APIClient:
     return client
 
 
+POOL_BLOCK = 250
+
+
 def table_csv(n_rows: int = 60, *, seed: int = 0, flip: float = 0.0) -> bytes:
-    """A small classification table: four numeric features, a colour, and label ``y``."""
+    """Rows ``seed``-th block of one classification problem (so every table shares the same
+    ground truth): four numeric features, a colour and label ``y``; ``flip`` of labels flipped."""
+    assert n_rows <= POOL_BLOCK
     X, y = make_classification(
-        n_samples=n_rows, n_features=4, n_informative=3, n_redundant=0, random_state=seed
+        n_samples=POOL_BLOCK * 12,
+        n_features=4,
+        n_informative=3,
+        n_redundant=0,
+        class_sep=1.5,
+        random_state=0,
     )
+    rows = slice(seed * POOL_BLOCK, seed * POOL_BLOCK + n_rows)
+    X, y = X[rows], y[rows]
     rng = np.random.default_rng(seed)
     flipped = rng.random(n_rows) < flip
     y = np.where(flipped, 1 - y, y)

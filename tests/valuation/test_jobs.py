@@ -2,30 +2,17 @@
 
 import pytest
 
+from tests.support.jobs import run_job
 from tests.valuation.conftest import cancer_spec
 from valuation.core.methods import PermutationShapley
 from valuation.core.stopping import MaxSamples
 from valuation.data import load_job_data
 from valuation.methods import build_estimator
-from valuation.models import ValuationChunk, ValuationJob
+from valuation.models import ValuationChunk
 from valuation.services import chunk_run, job_cancel, job_create
 from valuation.signals import job_finished
 
 pytestmark = pytest.mark.django_db
-
-
-def run_all(job: ValuationJob) -> ValuationJob:
-    """Run pending chunks in order, as workers would, until the job has none left to run."""
-    ran: set[int] = set()
-    while True:
-        pending = job.chunks.filter(status=ValuationChunk.Status.PENDING).exclude(pk__in=ran)
-        if not pending.exists():
-            break
-        for chunk in pending.order_by("index"):
-            ran.add(chunk.pk)
-            chunk_run(chunk_id=chunk.pk)
-    job.refresh_from_db()
-    return job
 
 
 @pytest.fixture
@@ -44,7 +31,7 @@ def test_an_exact_job_equals_the_engine_run_in_one_process(finished):
     spec = cancer_spec(n_players=4, coalitions_per_chunk=5)
     job = job_create(spec=spec, seed=1)
     assert job.method == "exact" and job.chunks.count() == 4  # 16 coalitions, 5 per chunk
-    job = run_all(job)
+    job = run_job(job)
     assert job.status == "succeeded" and job.progress == 1.0
     data = load_job_data(spec)
     direct = build_estimator("exact", spec, 1).fit(data.train, data.valid).result_
@@ -57,7 +44,7 @@ def test_an_exact_job_equals_the_engine_run_in_one_process(finished):
 
 def test_a_sampling_job_runs_rounds_until_its_rule_and_matches_the_unchunked_run():
     spec = cancer_spec(n_players=4, max_samples=30, samples_per_chunk=4)
-    job = run_all(job_create(spec=spec, method="permutation", seed=7))
+    job = run_job(job_create(spec=spec, method="permutation", seed=7))
     assert job.status == "succeeded"
     assert job.units_done >= 30
     data = load_job_data(spec)
@@ -89,7 +76,7 @@ def test_running_a_chunk_twice_counts_it_once():
 def test_a_broken_job_fails_visibly_and_says_why(finished):
     spec = cancer_spec(n_players=2)
     spec["players"][1]["path"] = "test/does-not-exist.parquet"
-    job = run_all(job_create(spec=spec, seed=1))
+    job = run_job(job_create(spec=spec, seed=1))
     assert job.status == "failed"
     assert "does-not-exist" in job.error
     assert finished == [(job.pk, "failed")]
@@ -99,6 +86,6 @@ def test_a_cancelled_job_ignores_its_queued_chunks(finished):
     job = job_create(spec=cancer_spec(n_players=3, coalitions_per_chunk=2), seed=1)
     assert job_cancel(job) is True
     assert job_cancel(job) is False
-    job = run_all(job)
+    job = run_job(job)
     assert job.status == "cancelled" and job.units_done == 0
     assert finished == [(job.pk, "cancelled")]

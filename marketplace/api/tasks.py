@@ -1,0 +1,245 @@
+"""Tasks: submit (budget held, valuation started), follow progress, read the quote, cancel,
+buy; orders and payouts."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import generics, serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from config.api import ErrorSerializer
+from marketplace.api.idempotency import HEADER, idempotent
+from marketplace.api.permissions import IsConsumer, IsProvider
+from marketplace.models import Order, Payout, Task
+from marketplace.selectors.tasks import order_list, payout_list, task_list
+from marketplace.services.purchases import task_purchase
+from marketplace.services.tasks import task_cancel, task_status, task_submit
+from valuation.core.catalog import METRICS, MODELS
+
+
+class ProgressOut(serializers.Serializer):
+    fraction = serializers.FloatField(help_text="0 to 1.")
+    eta_seconds = serializers.FloatField(allow_null=True, help_text="Estimated seconds left.")
+    method = serializers.CharField(help_text="exact or permutation.")
+    utility_evaluations = serializers.IntegerField(help_text="Models fitted so far.")
+
+
+class TaskOut(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField()
+    candidates = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Task
+        fields = [
+            "id",
+            "title",
+            "status",
+            "label_column",
+            "metric",
+            "model",
+            "budget_cents",
+            "value_per_point_cents",
+            "held_cents",
+            "candidates",
+            "progress",
+            "error",
+            "created_at",
+        ]
+
+    @extend_schema_field(serializers.ChoiceField(choices=Task.Status.choices))
+    def get_status(self, task) -> str:
+        return task_status(task)
+
+    @extend_schema_field(ProgressOut(allow_null=True))
+    def get_progress(self, task):
+        job = task.valuation_job
+        if job is None:
+            return None
+        return {
+            "fraction": job.progress,
+            "eta_seconds": job.eta_seconds,
+            "method": job.method,
+            "utility_evaluations": job.n_utility_evaluations,
+        }
+
+
+class TaskDetailOut(TaskOut):
+    quote = serializers.JSONField(
+        help_text="Contributions (value ± stderr per dataset), the lift with its interval, "
+        "the price, fee, payouts and a plain-language explanation of every number."
+    )
+
+    class Meta(TaskOut.Meta):
+        fields = TaskOut.Meta.fields + ["quote"]
+
+
+class TaskIn(serializers.Serializer):
+    validation_file = serializers.FileField(help_text="Your validation data, CSV or Parquet.")
+    label_column = serializers.CharField(max_length=200)
+    metric = serializers.ChoiceField(choices=list(METRICS))
+    model = serializers.ChoiceField(choices=list(MODELS))
+    budget_cents = serializers.IntegerField(min_value=1, max_value=10**10)
+    value_per_point_cents = serializers.IntegerField(
+        min_value=0, max_value=10**10, help_text="What 0.01 of metric improvement is worth."
+    )
+    baseline_file = serializers.FileField(required=False, help_text="Your own training data.")
+    candidates = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        allow_empty=False,
+        help_text="Dataset ids; default: every dataset that fits the task.",
+    )
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class TaskListApi(generics.ListCreateAPIView):
+    serializer_class = TaskOut
+    parser_classes = [MultiPartParser, FormParser]
+    filterset_fields = ["status", "metric", "model"]
+    search_fields = ["title", "label_column"]
+    ordering_fields = ["created_at", "budget_cents"]
+    throttle_scope = "valuation"
+
+    def get_throttles(self):
+        return [ScopedRateThrottle()] if self.request.method == "POST" else []
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [IsAuthenticated(), IsConsumer()]
+        return [IsAuthenticated()]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Task.objects.none()
+        return task_list(user=self.request.user)
+
+    @extend_schema(
+        request={"multipart/form-data": TaskIn},
+        responses={201: TaskDetailOut, 400: ErrorSerializer, 402: ErrorSerializer},
+    )
+    def post(self, request):
+        data = TaskIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        task = task_submit(consumer=request.user, **data.validated_data)
+        return Response(TaskDetailOut(task).data, status=status.HTTP_201_CREATED)
+
+
+class TaskDetailApi(generics.RetrieveAPIView):
+    serializer_class = TaskDetailOut
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Task.objects.none()
+        return task_list(user=self.request.user)
+
+
+class TaskCancelApi(APIView):
+    @extend_schema(request=None, responses={200: TaskDetailOut, 409: ErrorSerializer})
+    def post(self, request, pk: int):
+        task = get_object_or_404(task_list(user=request.user), pk=pk)
+        return Response(TaskDetailOut(task_cancel(task=task, user=request.user)).data)
+
+
+class PayoutOut(serializers.ModelSerializer):
+    dataset_title = serializers.CharField(source="dataset.title")
+
+    class Meta:
+        model = Payout
+        fields = [
+            "id",
+            "order",
+            "dataset",
+            "dataset_title",
+            "amount_cents",
+            "receipt",
+            "created_at",
+        ]
+
+
+class OrderOut(serializers.ModelSerializer):
+    datasets = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "task",
+            "price_cents",
+            "fee_cents",
+            "withheld_cents",
+            "refund_cents",
+            "datasets",
+            "created_at",
+        ]
+
+    def get_datasets(self, order) -> list[int]:
+        return sorted(e.dataset_id for e in order.entitlements.all())
+
+
+class OrderDetailOut(OrderOut):
+    quote = serializers.JSONField()
+
+    class Meta(OrderOut.Meta):
+        fields = OrderOut.Meta.fields + ["quote"]
+
+
+class TaskPurchaseApi(APIView):
+    @extend_schema(
+        request=None,
+        parameters=[
+            OpenApiParameter(
+                HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="Any unique string; a retry with the same key is not charged again.",
+            )
+        ],
+        responses={
+            201: OrderDetailOut,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+            422: ErrorSerializer,
+        },
+    )
+    def post(self, request, pk: int):
+        def work():
+            task = get_object_or_404(task_list(user=request.user), pk=pk)
+            order = task_purchase(task=task, user=request.user)
+            return Response(OrderDetailOut(order).data, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, work)
+
+
+class OrderListApi(generics.ListAPIView):
+    serializer_class = OrderOut
+    ordering_fields = ["created_at", "price_cents"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Order.objects.none()
+        return order_list(user=self.request.user)
+
+
+class OrderDetailApi(generics.RetrieveAPIView):
+    serializer_class = OrderDetailOut
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Order.objects.none()
+        return order_list(user=self.request.user)
+
+
+class PayoutListApi(generics.ListAPIView):
+    serializer_class = PayoutOut
+    permission_classes = [IsAuthenticated, IsProvider]
+    ordering_fields = ["created_at", "amount_cents"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Payout.objects.none()
+        return payout_list(user=self.request.user)

@@ -1,0 +1,281 @@
+"""Demand: submitting a task (its budget is held), quoting it when its valuation ends,
+cancelling it.
+
+The valuation job only knows file paths and players; this module decides which datasets
+play (the candidates), turns the job's values into a quote through :mod:`pricing`, and
+keeps the consumer's hold in step with the task's life: held on submission, released on
+failure, cancellation or a quote without a sale, captured on purchase.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+from marketplace.models import Dataset, Task
+from marketplace.services.datasets import read_upload
+from marketplace.services.errors import Conflict, PermissionDenied, ServiceError
+from marketplace.services.wallet import wallet_hold, wallet_release
+from pricing.bundle import subgame_shapley
+from pricing.lift import Lift
+from pricing.quote import BundleValuation, quote
+from pricing.shares import Contribution
+from valuation.core.catalog import check_metric, make_model
+from valuation.core.chunking import UtilityTable
+from valuation.core.lift import measure_lift
+from valuation.core.result import ValuationResult
+from valuation.core.tabular import Encoder, Schema
+from valuation.core.utility import ModelUtility
+from valuation.data import load_job_data
+from valuation.models import ValuationJob
+from valuation.services import job_cancel, job_create, job_enqueue
+
+logger = logging.getLogger(__name__)
+
+
+def _candidates(consumer, schema: Schema, requested: list[int] | None) -> list[Dataset]:
+    published = Dataset.objects.filter(status=Dataset.Status.PUBLISHED).exclude(owner=consumer)
+    if requested is None:
+        chosen = [d for d in published if not schema.problems_with(Schema.from_dict(d.schema))]
+        if not chosen:
+            raise ServiceError(
+                "no dataset on the market has this task's feature columns and label type",
+                field="validation_file",
+            )
+        return chosen
+    found = {d.pk: d for d in published.filter(pk__in=requested)}
+    for pk in requested:
+        if pk not in found:
+            raise ServiceError(f"dataset {pk} is not on sale to you", field="candidates")
+        problems = schema.problems_with(Schema.from_dict(found[pk].schema))
+        if problems:
+            raise ServiceError(
+                f"dataset {pk} does not fit this task: {'; '.join(problems)}", field="candidates"
+            )
+    return [found[pk] for pk in dict.fromkeys(requested)]
+
+
+def task_submit(
+    *,
+    consumer,
+    validation_file,
+    label_column: str,
+    metric: str,
+    model: str,
+    budget_cents: int,
+    value_per_point_cents: int,
+    baseline_file=None,
+    candidates: list[int] | None = None,
+    title: str = "",
+) -> Task:
+    """Check the task, hold its budget, persist it and start its valuation."""
+    if not consumer.profile.is_consumer:
+        raise PermissionDenied("only consumers can submit tasks")
+    _, schema, valid_raw = read_upload(validation_file, field="validation_file", label=label_column)
+    try:
+        check_metric(metric, schema.task)
+    except ValueError as exc:
+        raise ServiceError(str(exc), field="metric") from None
+    try:
+        make_model(model, schema.task)
+    except ValueError as exc:
+        raise ServiceError(str(exc), field="model") from None
+    baseline_raw = None
+    if baseline_file is not None:
+        _, base_schema, baseline_raw = read_upload(
+            baseline_file, field="baseline_file", label=label_column
+        )
+        problems = schema.problems_with(base_schema)
+        if problems:
+            raise ServiceError(
+                f"the baseline does not match the validation data: {'; '.join(problems)}",
+                field="baseline_file",
+            )
+    chosen = _candidates(consumer, schema, candidates)
+    encoder = Encoder.for_schemas(schema, [Schema.from_dict(d.schema) for d in chosen])
+    with transaction.atomic():
+        task = Task(
+            consumer=consumer,
+            title=title,
+            label_column=label_column,
+            metric=metric,
+            model=model,
+            budget_cents=budget_cents,
+            value_per_point_cents=value_per_point_cents,
+            schema=schema.to_dict(),
+            held_cents=budget_cents,
+        )
+        task.validation_file.save(validation_file.name, ContentFile(valid_raw), save=False)
+        if baseline_raw is not None:
+            task.baseline_file.save(baseline_file.name, ContentFile(baseline_raw), save=False)
+        task.save()
+        task.candidates.set(chosen)
+        wallet_hold(user=consumer, amount_cents=budget_cents, reference=f"task:{task.pk}")
+        job = job_create(
+            spec={
+                "task": schema.task,
+                "label": label_column,
+                "label_kind": schema.label_kind,
+                "features": [c.to_dict() for c in encoder.features],
+                "players": [{"name": str(d.pk), "path": d.columnar_file.name} for d in chosen],
+                "valid": task.validation_file.name,
+                "baseline": task.baseline_file.name or None,
+                "model": model,
+                "metric": metric,
+            }
+        )
+        task.valuation_job = job
+        task.save(update_fields=["valuation_job"])
+        job_enqueue(job)
+    return task
+
+
+def task_status(task: Task) -> str:
+    """The status a person sees: a queued task whose job has started is running."""
+    job = task.valuation_job
+    if task.status == Task.Status.QUEUED and job is not None and job.status == "running":
+        return Task.Status.RUNNING
+    return task.status
+
+
+def _release_hold(task: Task, status: str, error: str = "") -> None:
+    with transaction.atomic():
+        task = Task.objects.select_for_update().get(pk=task.pk)
+        if task.status not in (Task.Status.QUEUED, Task.Status.RUNNING, Task.Status.QUOTED):
+            return
+        wallet_release(
+            user=task.consumer, amount_cents=task.held_cents, reference=f"task:{task.pk}"
+        )
+        task.held_cents = 0
+        task.status = status
+        task.error = error
+        task.save(update_fields=["held_cents", "status", "error", "updated_at"])
+
+
+def task_cancel(*, task: Task, user) -> Task:
+    if task.consumer_id != user.pk:
+        raise PermissionDenied("this is not your task")
+    if task.status in (Task.Status.PURCHASED, Task.Status.FAILED, Task.Status.CANCELLED):
+        raise Conflict(f"the task is already {task.status}")
+    job = task.valuation_job
+    if job is None or not job_cancel(job, reason="cancelled by the consumer"):
+        _release_hold(task, Task.Status.CANCELLED)
+    task.refresh_from_db()
+    return task
+
+
+# --- quoting --------------------------------------------------------------------------------
+
+
+def _bundle_valuation(job: ValuationJob, task: Task, data, players: frozenset[str], values):
+    reserves = dict(Dataset.objects.filter(pk__in=players).values_list("pk", "reserve_price_cents"))
+    index = {name: i for i, name in enumerate(job.player_names)}
+    utility = ModelUtility(make_model(task.model, job.spec["task"]), task.metric)
+    lift = measure_lift(
+        utility,
+        data.train,
+        data.valid,
+        players=sorted(index[p] for p in players),
+        baseline=data.baseline,
+        random_state=job.seed % (2**32),
+    )
+    contributions = tuple(
+        Contribution(
+            provider_id=p,
+            value=float(values[p][0]),
+            stderr=float(values[p][1]),
+            reserve_cents=int(reserves[int(p)]),
+        )
+        for p in sorted(players)
+    )
+    bundle = BundleValuation(
+        contributions=contributions,
+        lift=Lift(lift.estimate, lift.lower, lift.upper, lift.confidence),
+    )
+    return bundle, lift
+
+
+def task_quote(task: Task) -> Task:
+    """Price a task whose valuation succeeded (runs in the worker that finished the job)."""
+    job = task.valuation_job
+    data = load_job_data(job.spec)
+    result = ValuationResult.from_dict(job.result)
+    names = list(job.player_names)
+    full = {n: (result.values[i], result.stderr[i]) for i, n in enumerate(names)}
+    table = None
+    if job.utilities:
+        cached = UtilityTable.from_dict(job.utilities).coalition_utilities()
+        table = {frozenset(names[i] for i in c): u for c, u in cached.items()}
+    measurements = {}
+
+    def revalue(players: frozenset[str]) -> BundleValuation:
+        if table is not None:
+            sub = subgame_shapley(table, players)
+            values = {p: (sub[p], 0.0) for p in players}
+        else:
+            values = {p: full[p] for p in players}
+        bundle, lift = _bundle_valuation(job, task, data, players, values)
+        measurements[players] = lift
+        return bundle
+
+    everyone = frozenset(names)
+    initial, measurements[everyone] = _bundle_valuation(job, task, data, everyone, full)
+    offer = quote(
+        initial,
+        budget_cents=task.budget_cents,
+        cents_per_point=task.value_per_point_cents,
+        fee_bps=settings.DATAFAIR_FEE_BPS,
+        revalue=revalue,
+    )
+    lift = measurements.get(frozenset(offer.bundle), measurements[everyone])
+    titles = dict(Dataset.objects.filter(pk__in=[int(n) for n in names]).values_list("pk", "title"))
+    task.quote = {
+        "offer": offer.to_dict(),
+        "contributions": [
+            {
+                "dataset": int(n),
+                "title": titles.get(int(n), ""),
+                "value": float(full[n][0]),
+                "stderr": float(full[n][1]),
+                "in_bundle": n in offer.bundle,
+                "excluded_because": offer.excluded.get(n, ""),
+            }
+            for n in names
+        ],
+        "baseline_score": lift.baseline_score,
+        "bundle_score": lift.bundle_score,
+        "metric": task.metric,
+        "method": job.method,
+        "n_utility_evaluations": job.n_utility_evaluations,
+    }
+    with transaction.atomic():
+        locked = Task.objects.select_for_update().get(pk=task.pk)
+        if locked.status not in (Task.Status.QUEUED, Task.Status.RUNNING):
+            return locked
+        locked.quote = task.quote
+        locked.status = Task.Status.QUOTED
+        locked.save(update_fields=["quote", "status", "updated_at"])
+    if not offer.sale:
+        _release_hold(task, Task.Status.QUOTED)
+    task.refresh_from_db()
+    return task
+
+
+def on_job_finished(sender, job: ValuationJob, **kwargs) -> None:
+    """Receiver of :data:`valuation.signals.job_finished`."""
+    task = Task.objects.filter(valuation_job=job).first()
+    if task is None:
+        return
+    if job.status == ValuationJob.Status.SUCCEEDED:
+        try:
+            task_quote(task)
+        except Exception as exc:  # a quote that cannot be made must not keep the money held
+            logger.exception("quoting task %s failed", task.pk)
+            _release_hold(task, Task.Status.FAILED, f"the quote could not be made: {exc}")
+    elif job.status == ValuationJob.Status.FAILED:
+        _release_hold(task, Task.Status.FAILED, job.error)
+    elif job.status == ValuationJob.Status.CANCELLED:
+        _release_hold(task, Task.Status.CANCELLED, job.error)

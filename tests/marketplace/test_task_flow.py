@@ -1,0 +1,203 @@
+"""A task from submission to purchase: budget held, valuation, quote, purchase, payouts,
+downloads — with the money conserved to the cent at every step."""
+
+import pytest
+from django.db.models import Sum
+
+from marketplace.models import LedgerAccount, Posting, Task
+from marketplace.services.wallet import wallet_deposit
+from tests.marketplace.conftest import client_for, make_user, table_csv, upload
+from tests.support.jobs import run_job
+
+pytestmark = pytest.mark.django_db
+
+
+def publish(client, data, title, reserve=0):
+    form = {
+        "title": title,
+        "license": "CC-BY-4.0",
+        "label_column": "y",
+        "reserve_price_cents": reserve,
+        "file": upload(data),
+    }
+    response = client.post("/api/datasets/", form, format="multipart")
+    assert response.status_code == 201, response.json()
+    return response.json()["id"]
+
+
+@pytest.fixture
+def market():
+    """Three providers: two honest, one with most labels flipped; one consumer with money."""
+    providers = [make_user(f"p{i}", "provider") for i in range(3)]
+    ids = [
+        publish(client_for(providers[0]), table_csv(80, seed=1), "honest A", reserve=100),
+        publish(client_for(providers[1]), table_csv(80, seed=2), "honest B"),
+        publish(client_for(providers[2]), table_csv(80, seed=3, flip=0.8), "flipped"),
+    ]
+    consumer = make_user("buyer", "consumer")
+    wallet_deposit(user=consumer, amount_cents=50_000)
+    return providers, ids, consumer
+
+
+def submit(consumer, **overrides):
+    form = {
+        "validation_file": upload(table_csv(200, seed=9), "valid.csv"),
+        "label_column": "y",
+        "metric": "accuracy",
+        "model": "logistic_regression",
+        "budget_cents": 20_000,
+        "value_per_point_cents": 500,
+        **overrides,
+    }
+    return client_for(consumer).post("/api/tasks/", form, format="multipart")
+
+
+def assert_ledger_balanced():
+    assert Posting.objects.aggregate(total=Sum("amount_cents"))["total"] == 0
+    for account in LedgerAccount.objects.all():
+        posted = account.postings.aggregate(total=Sum("amount_cents"))["total"] or 0
+        assert posted == account.balance_cents, account.key
+
+
+def test_submit_value_quote_buy_download_and_get_paid(market):
+    providers, ids, consumer = market
+    response = submit(consumer)
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["status"] == "queued" and body["held_cents"] == 20_000
+    assert sorted(body["candidates"]) == sorted(ids)
+    client = client_for(consumer)
+    assert client.get("/api/wallet/").json()["balance_cents"] == 30_000
+
+    task = Task.objects.get(pk=body["id"])
+    run_job(task.valuation_job)
+    detail = client.get(f"/api/tasks/{task.pk}/").json()
+    assert detail["status"] == "quoted", detail["error"]
+    assert detail["progress"]["fraction"] == 1.0
+    quote = detail["quote"]
+    values = {c["dataset"]: c["value"] for c in quote["contributions"]}
+    assert values[ids[2]] < min(values[ids[0]], values[ids[1]])
+    offer = quote["offer"]
+    assert offer["sale"] is True, offer["reason"]
+    assert str(ids[2]) not in offer["bundle"]
+    settlement = offer["settlement"]
+    charge = settlement["charge_cents"]
+    assert 0 < charge <= 20_000
+    assert charge == (
+        sum(settlement["payouts"].values())
+        + settlement["fee_cents"]
+        + settlement["withheld_cents"]
+        + settlement["refund_cents"]
+    )
+    assert offer["explanation"], "every number is explained"
+
+    bought = client.post(f"/api/tasks/{task.pk}/purchase/", HTTP_IDEMPOTENCY_KEY="k1")
+    assert bought.status_code == 201, bought.json()
+    order = bought.json()
+    assert order["price_cents"] == charge
+    wallet = client.get("/api/wallet/").json()
+    assert wallet["held_cents"] == 0
+    assert wallet["balance_cents"] == 50_000 - charge + settlement["refund_cents"]
+    assert_ledger_balanced()
+
+    for pid in offer["bundle"]:
+        download = client.get(f"/api/datasets/{pid}/download/")
+        assert download.status_code == 200
+        again = client.get(f"/api/datasets/{pid}/download/")
+        assert again.status_code == 200, "re-download is free"
+    assert client.get(f"/api/datasets/{ids[2]}/download/").status_code == 403
+
+    owner_of = dict(zip(ids, providers))
+    for pid, cents in settlement["payouts"].items():
+        provider_client = client_for(owner_of[int(pid)])
+        payouts = provider_client.get("/api/payouts/").json()["results"]
+        assert [p["amount_cents"] for p in payouts] == [cents]
+        receipt = payouts[0]["receipt"]
+        assert receipt["dataset"]["id"] == int(pid)
+        assert receipt["valuation"]["method"] == "exact"
+        assert receipt["payout_cents"] == cents
+        assert provider_client.get("/api/wallet/").json()["earnings_cents"] == cents
+    assert settlement["payouts"][str(ids[0])] >= 100, "payout clears the reserve"
+
+
+def test_a_purchase_replayed_with_its_key_charges_once(market):
+    _, _, consumer = market
+    task = Task.objects.get(pk=submit(consumer).json()["id"])
+    run_job(task.valuation_job)
+    client = client_for(consumer)
+    first = client.post(f"/api/tasks/{task.pk}/purchase/", HTTP_IDEMPOTENCY_KEY="same")
+    second = client.post(f"/api/tasks/{task.pk}/purchase/", HTTP_IDEMPOTENCY_KEY="same")
+    assert first.status_code == second.status_code == 201
+    assert second.json() == first.json()
+    assert second["Idempotent-Replayed"] == "true"
+    third = client.post(f"/api/tasks/{task.pk}/purchase/", HTTP_IDEMPOTENCY_KEY="other")
+    assert third.status_code == 409
+    assert len(client.get("/api/orders/").json()["results"]) == 1
+    assert_ledger_balanced()
+
+
+def test_insufficient_funds_hold_nothing_and_leave_no_task(market):
+    _, _, consumer = market
+    response = submit(consumer, budget_cents=60_000)
+    assert response.status_code == 402
+    assert "60000 needed" in response.json()["detail"]
+    assert Task.objects.count() == 0
+    assert client_for(consumer).get("/api/wallet/").json()["balance_cents"] == 50_000
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"metric": "r2"}, "metric"),
+        ({"model": "ridge"}, "model"),
+        ({"label_column": "nope"}, "validation_file"),
+        ({"candidates": [999]}, "candidates"),
+        ({"budget_cents": 0}, "budget_cents"),
+    ],
+)
+def test_bad_tasks_are_refused_naming_the_field(market, overrides, field):
+    _, _, consumer = market
+    response = submit(consumer, **overrides)
+    assert response.status_code == 400, response.json()
+    assert field in response.json()["errors"]
+    assert Task.objects.count() == 0
+
+
+def test_cancelling_releases_the_hold(market):
+    _, _, consumer = market
+    body = submit(consumer).json()
+    client = client_for(consumer)
+    cancelled = client.post(f"/api/tasks/{body['id']}/cancel/")
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "cancelled"
+    assert client.get("/api/wallet/").json() | {"statement": None} == {
+        "balance_cents": 50_000,
+        "held_cents": 0,
+        "earnings_cents": 0,
+        "statement": None,
+    }
+    assert client.post(f"/api/tasks/{body['id']}/cancel/").status_code == 409
+    assert client.post(f"/api/tasks/{body['id']}/purchase/").status_code == 409
+
+
+def test_a_failed_valuation_releases_the_hold(market):
+    _, _, consumer = market
+    task = Task.objects.get(pk=submit(consumer).json()["id"])
+    job = task.valuation_job
+    job.spec["players"][0]["path"] = "missing.parquet"
+    job.save(update_fields=["spec"])
+    run_job(job)
+    task.refresh_from_db()
+    assert task.status == "failed" and "missing.parquet" in task.error
+    assert task.held_cents == 0
+    assert client_for(consumer).get("/api/wallet/").json()["held_cents"] == 0
+
+
+def test_nobody_sees_anyone_elses_tasks(market):
+    _, _, consumer = market
+    body = submit(consumer).json()
+    other = client_for(make_user("nosy", "consumer"))
+    assert other.get(f"/api/tasks/{body['id']}/").status_code == 404
+    assert other.post(f"/api/tasks/{body['id']}/cancel/").status_code == 404
+    assert other.post(f"/api/tasks/{body['id']}/purchase/").status_code == 404
+    assert other.get("/api/tasks/").json()["results"] == []

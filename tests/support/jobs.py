@@ -1,0 +1,18 @@
+"""Running a valuation job's chunks in this process, as workers would."""
+
+from valuation.models import ValuationChunk, ValuationJob
+from valuation.services import chunk_run
+
+
+def run_job(job: ValuationJob) -> ValuationJob:
+    """Run pending chunks in order until the job has none left to run."""
+    ran: set[int] = set()
+    while True:
+        pending = job.chunks.filter(status=ValuationChunk.Status.PENDING).exclude(pk__in=ran)
+        if not pending.exists():
+            break
+        for chunk in pending.order_by("index"):
+            ran.add(chunk.pk)
+            chunk_run(chunk_id=chunk.pk)
+    job.refresh_from_db()
+    return job
