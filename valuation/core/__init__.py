@@ -23,11 +23,16 @@ from valuation.core.game import (
     mask_players,
 )
 from valuation.core.methods import (
+    BanzhafMSR,
+    BetaShapley,
     ExactBanzhaf,
     ExactShapley,
+    LeastCore,
     LeaveOneOut,
     PermutationShapley,
     SamplingValuation,
+    StratifiedSemivalue,
+    StratifiedShapley,
     TableValuation,
     Valuation,
 )
@@ -45,12 +50,17 @@ from valuation.core.stopping import (
 from valuation.core.utility import ModelGame, ModelUtility
 
 __all__ = [
+    "BanzhafMSR",
+    "BetaShapley",
     "Dataset",
     "ExactBanzhaf",
     "ExactShapley",
+    "LeastCore",
     "LeaveOneOut",
     "PermutationShapley",
     "SamplingValuation",
+    "StratifiedSemivalue",
+    "StratifiedShapley",
     "TableValuation",
     "Valuation",
     "Game",
