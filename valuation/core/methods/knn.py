@@ -589,15 +589,15 @@ def _best_per_row(
     """Each row's (at most) ``m`` entries smallest by (dist, col), from (row, col, dist) triples.
 
     Entries of one row must come in ascending ``col`` wherever their distances are equal.
-    Returns ``cols`` and ``dists`` (n_rows × min(m, widest row), nearest first; past a
-    row's count, −1 and inf) and each row's count of entries (which may exceed ``m``).
+    Returns ``cols`` and ``dists`` (n_rows × m, nearest first; past a row's count, −1 and
+    inf) and each row's count of entries (which may exceed ``m``).
     """
     # Group by row, keeping the col order within a row (a radix sort for small row ids).
     grouped = np.argsort(row.astype(np.min_scalar_type(n_rows)), kind="stable")
     row, col, dist = row[grouped], col[grouped], dist[grouped]
     counts = np.bincount(row, minlength=n_rows)
     position = np.arange(row.size) - np.repeat(np.cumsum(counts) - counts, counts)
-    width = max(1, int(counts.max(initial=0)))
+    width = max(m, int(counts.max(initial=0)))
     padded = np.full((n_rows, width), np.inf)
     padded[row, position] = dist
     cols = np.full((n_rows, width), -1, dtype=np.int64)
