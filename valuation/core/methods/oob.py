@@ -171,8 +171,8 @@ class DataOOB(BaseEstimator):
         self, train: Dataset, baseline: Dataset | None, seed: int, start: int, stop: int
     ) -> ValuationResult:
         """Fit bags ``[start, stop)`` and return the per-player moments of their scores."""
-        task = self._task(train)
         self._check_data(train, baseline)
+        task = self._task(train)
         template = self._template(task)
         n_players = train.n_players
         rows_of = _rows_of_players(train)
