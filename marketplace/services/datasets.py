@@ -1,4 +1,5 @@
-"""Publishing a provider's dataset: check the file, type it, store it, fingerprint it.
+"""Publishing a provider's dataset (check the file, type it, store it, fingerprint it) and
+handing its file to the owner and to buyers.
 
 The upload is parsed and checked completely before anything is written; the files are
 stored and the rows saved in one transaction, and the stored files are removed again if
@@ -12,11 +13,13 @@ import io
 
 import numpy as np
 from django.conf import settings
+from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, F
 
-from marketplace.models import Dataset, RowHash
+from marketplace.models import Dataset, Entitlement, RowHash
+from marketplace.selectors.datasets import dataset_entitlement
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import PermissionDenied, ServiceError
 from valuation.core.tabular import TableError, infer_schema, read_table, row_hashes
@@ -163,3 +166,15 @@ def dataset_create(
             file.storage.delete(file.name)
         raise
     return dataset
+
+
+def dataset_download(*, user, dataset: Dataset) -> File:
+    """Open a dataset's original file for its owner or a buyer; a buyer's download is
+    counted and audited (re-downloads are free, so every one is allowed)."""
+    if dataset.owner_id != user.pk:
+        entitlement = dataset_entitlement(user=user, dataset=dataset)
+        if entitlement is None:
+            raise PermissionDenied("buy this dataset (through a task's quote) to download it")
+        Entitlement.objects.filter(pk=entitlement.pk).update(download_count=F("download_count") + 1)
+        audit_record(actor=user, action="dataset.download", obj=dataset)
+    return dataset.original_file.open("rb")
