@@ -37,6 +37,10 @@ class ValuationJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set once every job_finished receiver has returned; a finished job without it is
+    # announced again by the next delivery of any of its chunks (a worker may die between
+    # finishing the job and the receivers' work).
+    notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

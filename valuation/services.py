@@ -93,13 +93,23 @@ def job_cancel(job: ValuationJob, *, reason: str = "cancelled") -> bool:
         job.error = reason
         job.finished_at = timezone.now()
         job.save(update_fields=["status", "error", "finished_at"])
-    job_finished.send(sender=ValuationJob, job=job)
+    _announce(job)
     return True
+
+
+def _announce(job: ValuationJob) -> None:
+    """Send :data:`job_finished`, then record that the receivers are done."""
+    job_finished.send(sender=ValuationJob, job=job)
+    ValuationJob.objects.filter(pk=job.pk).update(notified_at=timezone.now())
 
 
 def _claim(chunk_id: int) -> ValuationChunk | None:
     with transaction.atomic():
-        chunk = ValuationChunk.objects.select_for_update().select_related("job").get(pk=chunk_id)
+        chunk = (
+            ValuationChunk.objects.select_for_update(of=("self",))
+            .select_related("job")
+            .get(pk=chunk_id)
+        )
         if chunk.status == ValuationChunk.Status.DONE or chunk.job.status in ValuationJob.FINISHED:
             return None
         chunk.status = ValuationChunk.Status.RUNNING
@@ -116,6 +126,9 @@ def chunk_run(*, chunk_id: int) -> None:
     """Compute one chunk and fold it into its job. Safe to call again for the same chunk."""
     chunk = _claim(chunk_id)
     if chunk is None:
+        job = ValuationJob.objects.get(chunks__pk=chunk_id)
+        if job.status in ValuationJob.FINISHED and job.notified_at is None:
+            _announce(job)
         return
     job = chunk.job
     started = time.monotonic()
@@ -141,7 +154,7 @@ def chunk_run(*, chunk_id: int) -> None:
     )
     finished = _store(chunk, partial.to_dict(), estimator.n_utility_evaluations_)
     if finished is not None:
-        job_finished.send(sender=ValuationJob, job=finished)
+        _announce(finished)
 
 
 def _is_transient(exc: Exception) -> bool:
@@ -162,7 +175,7 @@ def _fail(job: ValuationJob, chunk: ValuationChunk, message: str) -> None:
         job.error = message
         job.finished_at = timezone.now()
         job.save(update_fields=["status", "error", "finished_at"])
-    job_finished.send(sender=ValuationJob, job=job)
+    _announce(job)
 
 
 def _store(chunk: ValuationChunk, partial: dict, n_evaluations: int) -> ValuationJob | None:

@@ -179,3 +179,10 @@ DATAFAIR_DUPLICATE_HOLD_FRACTION = 0.5
 
 # Market policy: the platform's fee on every sale, in basis points of the charge.
 DATAFAIR_FEE_BPS = env_int("DATAFAIR_FEE_BPS", 1000)
+
+# Valuation jobs: how work is cut into Celery chunks, and when sampling stops.
+DATAFAIR_VALUATION = {
+    "coalitions_per_chunk": env_int("DATAFAIR_COALITIONS_PER_CHUNK", 64),
+    "samples_per_chunk": env_int("DATAFAIR_SAMPLES_PER_CHUNK", 10),
+    "max_samples": env_int("DATAFAIR_MAX_SAMPLES", 200),
+}

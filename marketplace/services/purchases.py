@@ -67,7 +67,9 @@ def _receipt(task: Task, order: Order, dataset: Dataset, offer: Quote, cents: in
 
 @transaction.atomic
 def task_purchase(*, task: Task, user) -> Order:
-    task = Task.objects.select_for_update().select_related("valuation_job").get(pk=task.pk)
+    task = (
+        Task.objects.select_for_update(of=("self",)).select_related("valuation_job").get(pk=task.pk)
+    )
     if task.consumer_id != user.pk:
         raise PermissionDenied("this is not your task")
     if task.status == Task.Status.PURCHASED:

@@ -125,6 +125,7 @@ def task_submit(
                 "baseline": task.baseline_file.name or None,
                 "model": model,
                 "metric": metric,
+                **settings.DATAFAIR_VALUATION,
             }
         )
         task.valuation_job = job

@@ -8,6 +8,7 @@ and falls back to a SQLite file and the filesystem broker when they are not conf
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import subprocess
 import sys
 import uuid
@@ -33,6 +34,7 @@ class Stack:
     var_dir: Path
     worker_log: Path
     web_log: Path
+    worker_pid: int = 0
 
     def manage(self, *args: str) -> str:
         """Run a management command against this stack's database; return its stdout."""
@@ -122,8 +124,8 @@ def live_stack(
             "120",
         ]
         with (
-            running(worker_command(queue, workers), env, stack.worker_log),
+            running(worker_command(queue, workers), env, stack.worker_log) as worker,
             running(web_command, env, stack.web_log) as web,
         ):
             wait_for_http(f"{stack.url}/healthz", web, stack.web_log, timeout=60)
-            yield stack
+            yield dataclasses.replace(stack, worker_pid=worker.pid)

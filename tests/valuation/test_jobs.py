@@ -8,7 +8,7 @@ from valuation.core.methods import PermutationShapley
 from valuation.core.stopping import MaxSamples
 from valuation.data import load_job_data
 from valuation.methods import build_estimator
-from valuation.models import ValuationChunk
+from valuation.models import ValuationChunk, ValuationJob
 from valuation.services import chunk_run, job_cancel, job_create
 from valuation.signals import job_finished
 
@@ -89,3 +89,15 @@ def test_a_cancelled_job_ignores_its_queued_chunks(finished):
     job = run_job(job)
     assert job.status == "cancelled" and job.units_done == 0
     assert finished == [(job.pk, "cancelled")]
+
+
+def test_a_redelivered_chunk_announces_a_job_whose_announcement_was_lost(finished):
+    job = run_job(job_create(spec=cancer_spec(n_players=2), seed=1))
+    assert finished == [(job.pk, "succeeded")]
+    # As if the worker died after committing the result but before the receivers ran.
+    ValuationJob.objects.filter(pk=job.pk).update(notified_at=None)
+    last = job.chunks.order_by("index").last()
+    chunk_run(chunk_id=last.pk)
+    chunk_run(chunk_id=last.pk)
+    assert finished == [(job.pk, "succeeded"), (job.pk, "succeeded")]
+    assert ValuationJob.objects.get(pk=job.pk).notified_at is not None
