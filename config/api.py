@@ -1,12 +1,15 @@
 """One error shape for the whole API: ``{"detail": "...", "errors": {field: [messages]}}``.
 
 DRF's own errors (validation, authentication, throttling, 404) and the services' errors are
-all answered in that shape, and the schema documents it.
+all answered in that shape, and the schema documents it: :class:`ApiSchema` adds to every
+operation the errors DRF can answer for it (400, 401, 403, 404, 429), each with the one shape.
 """
 
 from __future__ import annotations
 
-from rest_framework import serializers, status
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -53,3 +56,84 @@ def api_exception_handler(exc, context):
     elif isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"detail": str(response.data["detail"])}
     return response
+
+
+ERROR_DESCRIPTIONS = {
+    400: "The request is invalid; `errors` names the fields at fault.",
+    401: "No valid credentials: send `Authorization: Token <token>`.",
+    403: "Authenticated, but this account may not do this (role, entitlement or CSRF).",
+    404: "No such object among those visible to you, or no such page of results.",
+    429: "Too many requests of this kind; `detail` says when to retry.",
+}
+
+
+class ApiSchema(AutoSchema):
+    """drf-spectacular's schema, plus the errors each operation can answer.
+
+    Which errors apply is read off the view, as DRF will run it: input that can be refused
+    (a request body, filter parameters, extra header or query parameters) may give 400;
+    anything but ``AllowAny`` may give 401; a role check, or an unsafe method (session
+    clients need CSRF), may give 403; a path parameter or a page number may give 404;
+    throttling may give 429. Errors an operation declares itself are kept as declared.
+    """
+
+    def get_operation(self, path, path_regex, path_prefix, method, registry):
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation is None:  # the operation is excluded from the schema
+            return None
+        error = {
+            "application/json": {"schema": self.resolve_serializer(ErrorSerializer, "response").ref}
+        }
+        responses = operation["responses"]
+        for code in self.error_codes():
+            responses.setdefault(
+                str(code), {"description": ERROR_DESCRIPTIONS[code], "content": error}
+            )
+        operation["responses"] = dict(sorted(responses.items()))
+        return operation
+
+    def error_codes(self) -> set[int]:
+        """The error statuses DRF can answer for this operation."""
+        view, method = self.view, self.method
+        checks = view.get_permissions()
+        open_to_all = not checks or any(isinstance(p, permissions.AllowAny) for p in checks)
+        role_checks = [
+            p
+            for p in checks
+            if not isinstance(p, (permissions.AllowAny, permissions.IsAuthenticated))
+        ]
+        filtered = bool(
+            getattr(view, "filterset_class", None) or getattr(view, "filterset_fields", None)
+        )
+        listing = method == "GET" and self._is_list_view() and self._get_paginator() is not None
+        codes = set()
+        if (
+            (method not in permissions.SAFE_METHODS and self.get_request_serializer() is not None)
+            or (listing and filtered)
+            or self.get_override_parameters()
+        ):
+            codes.add(400)
+        if not open_to_all:
+            codes.add(401)
+            if role_checks or method not in permissions.SAFE_METHODS:
+                codes.add(403)
+        if "{" in self.path or listing:
+            codes.add(404)
+        if view.get_throttles():
+            codes.add(429)
+        return codes
+
+
+def api_schema(**kwargs):
+    """``extend_schema`` for one view method, built on :class:`ApiSchema`.
+
+    drf-spectacular builds a method's annotation on the project's default schema class; the
+    method's ``kwargs["schema"]`` is where it looks for another base, so setting it keeps the
+    errors that :class:`ApiSchema` adds.
+    """
+
+    def decorate(method):
+        method.kwargs = {"schema": ApiSchema}
+        return extend_schema(**kwargs)(method)
+
+    return decorate

@@ -1,6 +1,5 @@
 """Register, obtain a token, and who am I."""
 
-from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -8,7 +7,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ErrorSerializer
+from config.api import ApiSchema, ErrorSerializer, api_schema
 from marketplace.services.accounts import ROLES, user_register
 
 
@@ -46,10 +45,11 @@ class RegisterOut(UserOut):
 
 
 class RegisterApi(APIView):
+    schema = ApiSchema()
     permission_classes = [AllowAny]
     throttle_scope = None
 
-    @extend_schema(request=RegisterIn, responses={201: RegisterOut, 400: ErrorSerializer}, auth=[])
+    @api_schema(request=RegisterIn, responses={201: RegisterOut, 400: ErrorSerializer}, auth=[])
     def post(self, request):
         data = RegisterIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -63,7 +63,9 @@ class TokenOut(serializers.Serializer):
 
 
 class TokenApi(ObtainAuthToken):
-    @extend_schema(
+    schema = ApiSchema()
+
+    @api_schema(
         request=ObtainAuthToken.serializer_class,
         responses={200: TokenOut, 400: ErrorSerializer},
         auth=[],
@@ -73,6 +75,8 @@ class TokenApi(ObtainAuthToken):
 
 
 class MeApi(APIView):
-    @extend_schema(responses={200: UserOut})
+    schema = ApiSchema()
+
+    @api_schema(responses={200: UserOut})
     def get(self, request):
         return Response(UserOut(request.user).data)

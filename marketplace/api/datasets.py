@@ -4,14 +4,14 @@ import django_filters
 from django.db.models import F
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ErrorSerializer
+from config.api import ApiSchema, ErrorSerializer, api_schema
 from marketplace.api.permissions import IsProvider
 from marketplace.models import Dataset, Entitlement
 from marketplace.selectors.datasets import (
@@ -104,6 +104,7 @@ class DatasetFilter(django_filters.FilterSet):
 
 
 class DatasetListApi(generics.ListCreateAPIView):
+    schema = ApiSchema()
     serializer_class = DatasetOut
     filterset_class = DatasetFilter
     search_fields = ["title", "description", "label_column"]
@@ -120,7 +121,7 @@ class DatasetListApi(generics.ListCreateAPIView):
             return Dataset.objects.none()
         return dataset_visible(user=self.request.user)
 
-    @extend_schema(
+    @api_schema(
         request={"multipart/form-data": DatasetUploadIn},
         responses={201: DatasetDetailOut, 400: ErrorSerializer, 403: ErrorSerializer},
     )
@@ -135,6 +136,7 @@ class DatasetListApi(generics.ListCreateAPIView):
 
 
 class DatasetDetailApi(generics.RetrieveAPIView):
+    schema = ApiSchema()
     serializer_class = DatasetDetailOut
 
     def get_queryset(self):
@@ -144,7 +146,9 @@ class DatasetDetailApi(generics.RetrieveAPIView):
 
 
 class DatasetDownloadApi(APIView):
-    @extend_schema(
+    schema = ApiSchema()
+
+    @api_schema(
         responses={
             (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY),
             403: ErrorSerializer,

@@ -2,7 +2,7 @@
 buy; orders and payouts."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from config.api import ErrorSerializer
+from config.api import ApiSchema, ErrorSerializer, api_schema
 from marketplace.api.idempotency import HEADER, idempotent
 from marketplace.api.permissions import IsConsumer, IsProvider
 from marketplace.models import Order, Payout, Task
@@ -97,6 +97,7 @@ class TaskIn(serializers.Serializer):
 
 
 class TaskListApi(generics.ListCreateAPIView):
+    schema = ApiSchema()
     serializer_class = TaskOut
     parser_classes = [MultiPartParser, FormParser]
     filterset_fields = ["status", "metric", "model"]
@@ -117,7 +118,7 @@ class TaskListApi(generics.ListCreateAPIView):
             return Task.objects.none()
         return task_list(user=self.request.user)
 
-    @extend_schema(
+    @api_schema(
         request={"multipart/form-data": TaskIn},
         responses={201: TaskDetailOut, 400: ErrorSerializer, 402: ErrorSerializer},
     )
@@ -129,6 +130,7 @@ class TaskListApi(generics.ListCreateAPIView):
 
 
 class TaskDetailApi(generics.RetrieveAPIView):
+    schema = ApiSchema()
     serializer_class = TaskDetailOut
 
     def get_queryset(self):
@@ -138,7 +140,9 @@ class TaskDetailApi(generics.RetrieveAPIView):
 
 
 class TaskCancelApi(APIView):
-    @extend_schema(request=None, responses={200: TaskDetailOut, 409: ErrorSerializer})
+    schema = ApiSchema()
+
+    @api_schema(request=None, responses={200: TaskDetailOut, 409: ErrorSerializer})
     def post(self, request, pk: int):
         task = get_object_or_404(task_list(user=request.user), pk=pk)
         return Response(TaskDetailOut(task_cancel(task=task, user=request.user)).data)
@@ -188,7 +192,9 @@ class OrderDetailOut(OrderOut):
 
 
 class TaskPurchaseApi(APIView):
-    @extend_schema(
+    schema = ApiSchema()
+
+    @api_schema(
         request=None,
         parameters=[
             OpenApiParameter(
@@ -216,6 +222,7 @@ class TaskPurchaseApi(APIView):
 
 
 class OrderListApi(generics.ListAPIView):
+    schema = ApiSchema()
     serializer_class = OrderOut
     ordering_fields = ["created_at", "price_cents"]
 
@@ -226,6 +233,7 @@ class OrderListApi(generics.ListAPIView):
 
 
 class OrderDetailApi(generics.RetrieveAPIView):
+    schema = ApiSchema()
     serializer_class = OrderDetailOut
 
     def get_queryset(self):
@@ -235,6 +243,7 @@ class OrderDetailApi(generics.RetrieveAPIView):
 
 
 class PayoutListApi(generics.ListAPIView):
+    schema = ApiSchema()
     serializer_class = PayoutOut
     permission_classes = [IsAuthenticated, IsProvider]
     ordering_fields = ["created_at", "amount_cents"]

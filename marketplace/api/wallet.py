@@ -1,11 +1,10 @@
 """The wallet: balance, holds, statement, demo deposits."""
 
-from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ErrorSerializer
+from config.api import ApiSchema, ErrorSerializer, api_schema
 from marketplace.selectors.wallet import wallet_statement, wallet_summary
 from marketplace.services.wallet import MAX_DEPOSIT_CENTS, wallet_deposit
 
@@ -31,7 +30,9 @@ class DepositIn(serializers.Serializer):
 
 
 class WalletApi(APIView):
-    @extend_schema(responses={200: WalletOut})
+    schema = ApiSchema()
+
+    @api_schema(responses={200: WalletOut})
     def get(self, request):
         summary = wallet_summary(user=request.user)
         summary["statement"] = wallet_statement(user=request.user)
@@ -39,7 +40,9 @@ class WalletApi(APIView):
 
 
 class DepositApi(APIView):
-    @extend_schema(request=DepositIn, responses={201: WalletOut, 400: ErrorSerializer})
+    schema = ApiSchema()
+
+    @api_schema(request=DepositIn, responses={201: WalletOut, 400: ErrorSerializer})
     def post(self, request):
         data = DepositIn(data=request.data)
         data.is_valid(raise_exception=True)
