@@ -14,14 +14,13 @@ import io
 import numpy as np
 from django.conf import settings
 from django.core.files import File
-from django.core.files.base import ContentFile
-from django.db import transaction
 from django.db.models import Count, F
 
 from marketplace.models import Dataset, Entitlement, RowHash
 from marketplace.selectors.datasets import dataset_entitlement
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import PermissionDenied, ServiceError
+from marketplace.services.storage import files_with_rows
 from valuation.core.tabular import TableError, infer_schema, read_table, row_hashes
 
 PREVIEW_ROWS = 5
@@ -141,30 +140,20 @@ def dataset_create(
             f"{overlap:.0%} of its rows are also in another provider's dataset "
             f"(#{duplicate_of.pk}); held for review"
         )
-    stored = []
-    try:
-        with transaction.atomic():
-            dataset.original_file.save(f"{sha[:16]}-{upload.name}", ContentFile(raw), save=False)
-            stored.append(dataset.original_file)
-            dataset.columnar_file.save(
-                f"{sha[:16]}.parquet", ContentFile(columnar.getvalue()), save=False
-            )
-            stored.append(dataset.columnar_file)
-            dataset.save()
-            RowHash.objects.bulk_create(
-                (RowHash(dataset=dataset, value=v) for v in unique_hashes.view(np.int64).tolist()),
-                batch_size=5000,
-            )
-            audit_record(
-                actor=owner,
-                action="dataset.publish",
-                obj=dataset,
-                data={"sha256": sha, "rows": len(frame), "status": dataset.status},
-            )
-    except BaseException:
-        for file in stored:
-            file.storage.delete(file.name)
-        raise
+    with files_with_rows() as save:
+        save(dataset.original_file, f"{sha[:16]}-{upload.name}", raw)
+        save(dataset.columnar_file, f"{sha[:16]}.parquet", columnar.getvalue())
+        dataset.save()
+        RowHash.objects.bulk_create(
+            (RowHash(dataset=dataset, value=v) for v in unique_hashes.view(np.int64).tolist()),
+            batch_size=5000,
+        )
+        audit_record(
+            actor=owner,
+            action="dataset.publish",
+            obj=dataset,
+            data={"sha256": sha, "rows": len(frame), "status": dataset.status},
+        )
     return dataset
 
 

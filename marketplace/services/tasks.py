@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import transaction
 
 from marketplace.models import Dataset, Task
 from marketplace.services.datasets import read_upload
 from marketplace.services.errors import Conflict, PermissionDenied, ServiceError
+from marketplace.services.storage import files_with_rows
 from marketplace.services.wallet import wallet_hold, wallet_release
 from pricing.bundle import subgame_shapley
 from pricing.lift import Lift
@@ -96,7 +96,7 @@ def task_submit(
             )
     chosen = _candidates(consumer, schema, candidates)
     encoder = Encoder.for_schemas(schema, [Schema.from_dict(d.schema) for d in chosen])
-    with transaction.atomic():
+    with files_with_rows() as save:
         task = Task(
             consumer=consumer,
             title=title,
@@ -108,9 +108,9 @@ def task_submit(
             schema=schema.to_dict(),
             held_cents=budget_cents,
         )
-        task.validation_file.save(validation_file.name, ContentFile(valid_raw), save=False)
+        save(task.validation_file, validation_file.name, valid_raw)
         if baseline_raw is not None:
-            task.baseline_file.save(baseline_file.name, ContentFile(baseline_raw), save=False)
+            save(task.baseline_file, baseline_file.name, baseline_raw)
         task.save()
         task.candidates.set(chosen)
         wallet_hold(user=consumer, amount_cents=budget_cents, reference=f"task:{task.pk}")

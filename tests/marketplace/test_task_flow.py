@@ -136,12 +136,14 @@ def test_a_purchase_replayed_with_its_key_charges_once(market):
     assert_ledger_balanced()
 
 
-def test_insufficient_funds_hold_nothing_and_leave_no_task(market):
+def test_insufficient_funds_hold_nothing_and_leave_no_task(market, settings):
     _, _, consumer = market
     response = submit(consumer, budget_cents=60_000)
     assert response.status_code == 402
     assert "60000 needed" in response.json()["detail"]
     assert Task.objects.count() == 0
+    task_files = settings.MEDIA_ROOT / "tasks"
+    assert not task_files.exists() or not any(p.is_file() for p in task_files.rglob("*"))
     assert client_for(consumer).get("/api/wallet/").json()["balance_cents"] == 50_000
 
 
