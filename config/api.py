@@ -7,6 +7,7 @@ operation the errors DRF can answer for it (400, 401, 403, 404, 429), each with 
 
 from __future__ import annotations
 
+from django.http import JsonResponse
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status
@@ -56,6 +57,12 @@ def api_exception_handler(exc, context):
     elif isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"detail": str(response.data["detail"])}
     return response
+
+
+def api_not_found(request, *args, **kwargs) -> JsonResponse:
+    """The API's 404 for a path no route matches (a malformed id, an unknown sub-resource):
+    Django's own 404 page is HTML, which an API client cannot read."""
+    return JsonResponse({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
 
 
 ERROR_DESCRIPTIONS = {

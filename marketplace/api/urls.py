@@ -1,7 +1,8 @@
 """Routes of the REST API under ``/api/``."""
 
-from django.urls import path
+from django.urls import path, re_path
 
+from config.api import api_not_found
 from marketplace.api import accounts, datasets, tasks, wallet
 
 urlpatterns = [
@@ -25,3 +26,8 @@ urlpatterns = [
     path("wallet/", wallet.WalletApi.as_view(), name="api-wallet"),
     path("wallet/deposit/", wallet.DepositApi.as_view(), name="api-wallet-deposit"),
 ]
+
+# Any other path under one of these resources (``/api/tasks/abc/``, ``/api/orders/1/x/``) gets
+# the API's JSON 404; the site's HTML 404 page is for the other paths.
+RESOURCES = sorted({str(route.pattern).split("/", 1)[0] for route in urlpatterns})
+urlpatterns.append(re_path(rf"^(?:{'|'.join(RESOURCES)})/", api_not_found, name="api-not-found"))

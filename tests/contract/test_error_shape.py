@@ -1,0 +1,56 @@
+"""Errors a client can provoke without fuzzing: each is answered as JSON in the one shape."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.marketplace.conftest import client_for, make_user
+
+pytestmark = pytest.mark.django_db
+
+OBJECT_ROUTES = [
+    ("get", "/api/datasets/{}/"),
+    ("get", "/api/datasets/{}/download/"),
+    ("get", "/api/tasks/{}/"),
+    ("post", "/api/tasks/{}/cancel/"),
+    ("post", "/api/tasks/{}/purchase/"),
+    ("get", "/api/orders/{}/"),
+]
+
+
+def assert_error_shape(response, status: int) -> dict:
+    assert response.status_code == status, response.content[:300]
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert isinstance(body["detail"], str) and body["detail"]
+    assert set(body) <= {"detail", "errors", "row", "column"}
+    return body
+
+
+@pytest.fixture
+def client():
+    return client_for(make_user("erin", "provider", "consumer"))
+
+
+@pytest.mark.parametrize(("method", "route"), OBJECT_ROUTES)
+@pytest.mark.parametrize("bad_id", ["abc", "null,null", "-1", "1.5", "%20"])
+def test_a_malformed_id_is_a_json_404(client, method, route, bad_id):
+    assert_error_shape(getattr(client, method)(route.format(bad_id)), 404)
+
+
+@pytest.mark.parametrize(("method", "route"), OBJECT_ROUTES)
+def test_an_id_beyond_any_integer_column_is_a_json_404(client, method, route):
+    assert_error_shape(getattr(client, method)(route.format("9" * 30)), 404)
+
+
+@pytest.mark.parametrize(
+    "url", ["/api/tasks/1/unknown/", "/api/wallet/withdraw/", "/api/me/x/", "/api/orders/1/2/"]
+)
+def test_an_unknown_path_under_a_resource_is_a_json_404(client, url):
+    assert_error_shape(client.get(url), 404)
+
+
+def test_the_schema_and_docs_still_answer_beside_the_catch_all():
+    assert APIClient().get("/api/schema/").status_code == 200
+    assert APIClient().get("/api/docs/").status_code == 200
