@@ -46,6 +46,8 @@ class RegisterOut(UserOut):
 
 class RegisterApi(APIView):
     schema = ApiSchema()
+    # No authentication: a client holding a stale token must still be able to register.
+    authentication_classes = []
     permission_classes = [AllowAny]
     throttle_scope = None
 
@@ -64,6 +66,8 @@ class TokenOut(serializers.Serializer):
 
 class TokenApi(ObtainAuthToken):
     schema = ApiSchema()
+    # No authentication: logging in again is how a client replaces a stale token.
+    authentication_classes = []
 
     @api_schema(
         request=ObtainAuthToken.serializer_class,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from tests.marketplace.conftest import client_for, make_user
+from tests.marketplace.conftest import PASSWORD, client_for, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -54,3 +54,22 @@ def test_an_unknown_path_under_a_resource_is_a_json_404(client, url):
 def test_the_schema_and_docs_still_answer_beside_the_catch_all():
     assert APIClient().get("/api/schema/").status_code == 200
     assert APIClient().get("/api/docs/").status_code == 200
+
+
+def test_a_stale_token_does_not_stand_in_the_way_of_logging_in_or_registering():
+    make_user("erin", "consumer")
+    stale = APIClient()
+    stale.credentials(HTTP_AUTHORIZATION="Token 0123456789abcdef0123456789abcdef01234567")
+    login = stale.post(
+        "/api/auth/token/",
+        {"username": "erin", "password": PASSWORD},
+        format="json",
+    )
+    assert login.status_code == 200, login.json()
+    register = stale.post(
+        "/api/auth/register/",
+        {"username": "fred", "password": "correct-horse-9", "roles": ["consumer"]},
+        format="json",
+    )
+    assert register.status_code == 201, register.json()
+    assert_error_shape(stale.get("/api/me/"), 401)
