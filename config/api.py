@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from django.http import JsonResponse
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -57,6 +58,12 @@ def api_exception_handler(exc, context):
     elif isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"detail": str(response.data["detail"])}
     return response
+
+
+@extend_schema_field(OpenApiTypes.BINARY)
+class UploadField(serializers.FileField):
+    """A file sent in a multipart request, documented as binary content (drf-spectacular would
+    otherwise document the URL a stored file renders as, and clients would send a string)."""
 
 
 def api_not_found(request, *args, **kwargs) -> JsonResponse:

@@ -11,7 +11,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ApiSchema, ErrorSerializer, api_schema
+from config.api import ApiSchema, ErrorSerializer, UploadField, api_schema
 from marketplace.api.permissions import IsProvider
 from marketplace.models import Dataset, Entitlement
 from marketplace.selectors.datasets import (
@@ -78,7 +78,7 @@ class DatasetDetailOut(DatasetOut):
 
 
 class DatasetUploadIn(serializers.Serializer):
-    file = serializers.FileField(help_text="CSV (UTF-8, header line) or Parquet.")
+    file = UploadField(help_text="CSV (UTF-8, header line) or Parquet.")
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     license = serializers.CharField(max_length=100)

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from config.api import ApiSchema, ErrorSerializer, api_schema
+from config.api import ApiSchema, ErrorSerializer, UploadField, api_schema
 from marketplace.api.idempotency import HEADER, idempotent
 from marketplace.api.permissions import IsConsumer, IsProvider
 from marketplace.models import Order, Payout, Task
@@ -78,7 +78,7 @@ class TaskDetailOut(TaskOut):
 
 
 class TaskIn(serializers.Serializer):
-    validation_file = serializers.FileField(help_text="Your validation data, CSV or Parquet.")
+    validation_file = UploadField(help_text="Your validation data, CSV or Parquet.")
     label_column = serializers.CharField(max_length=200)
     metric = serializers.ChoiceField(choices=list(METRICS))
     model = serializers.ChoiceField(choices=list(MODELS))
@@ -86,7 +86,7 @@ class TaskIn(serializers.Serializer):
     value_per_point_cents = serializers.IntegerField(
         min_value=0, max_value=10**10, help_text="What 0.01 of metric improvement is worth."
     )
-    baseline_file = serializers.FileField(required=False, help_text="Your own training data.")
+    baseline_file = UploadField(required=False, help_text="Your own training data.")
     candidates = serializers.ListField(
         child=serializers.IntegerField(min_value=1),
         required=False,

@@ -109,3 +109,25 @@ def test_every_operation_documents_the_errors_drf_can_answer(schema):
             expected.add("404")
         missing += [(method, path, code) for code in sorted(expected - codes)]
     assert missing == []
+
+
+def test_uploads_are_documented_as_binary_files(schema):
+    components = schema["components"]["schemas"]
+    files = [
+        ("DatasetUploadIn", "file"),
+        ("TaskIn", "validation_file"),
+        ("TaskIn", "baseline_file"),
+    ]
+    assert [components[c]["properties"][f]["format"] for c, f in files] == ["binary"] * 3
+    request_bodies = [
+        body["schema"]["$ref"].rsplit("/", 1)[1]
+        for _, _, operation in operations(schema)
+        for body in operation.get("requestBody", {}).get("content", {}).values()
+    ]
+    uris = [
+        (name, field)
+        for name in request_bodies
+        for field, spec in components[name]["properties"].items()
+        if spec.get("format") == "uri"
+    ]
+    assert uris == [], "a file field documented as a URL would be sent as text"
