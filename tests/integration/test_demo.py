@@ -10,7 +10,7 @@ from tests.support.services import REPO_ROOT, process_env
 pytestmark = pytest.mark.integration
 
 
-def test_demo_runs_through_a_real_worker(tmp_path):
+def test_demo_values_a_market_through_a_real_worker(tmp_path):
     env = process_env(
         DJANGO_SETTINGS_MODULE="config.settings.local",
         DATABASE_URL=None,
@@ -26,5 +26,11 @@ def test_demo_runs_through_a_real_worker(tmp_path):
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Worker answered 'pong'" in result.stdout
+    out = result.stdout
+    assert "Worker answered 'pong'" in out
+    assert "HELD: 100% of its rows are also in another provider's dataset" in out
+    assert "done in" in out and ": quoted" in out
+    assert "Quote and split:" in out
+    assert "left out: harmful" in out, "the noise vendor is not sold"
+    assert "Check: " in out
     assert (tmp_path / "db.sqlite3").is_file()

@@ -1,7 +1,9 @@
 """``python manage.py demo``: the main job on the embedded defaults.
 
-Starts a real, separate Celery worker process, proves it consumes from the broker, then
-serves the site until interrupted. The worker is stopped when the command ends.
+Starts a real, separate Celery worker process, builds a small market (providers, datasets,
+a consumer), submits the consumer's task, shows the valuation's progress as the worker
+computes it, prints the contributions, the quote and the split, then serves the web UI
+until interrupted. The worker is stopped when the command ends.
 """
 
 from __future__ import annotations
@@ -19,12 +21,20 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from config.celery import app as celery_app
+from marketplace.demo import PASSWORD, demo_market, demo_task
+from marketplace.models import Task
+from marketplace.services.tasks import task_status
 
 WORKER_START_TIMEOUT = 60
+VALUATION_TIMEOUT = 600
+
+
+def cents(amount: int) -> str:
+    return f"${amount / 100:,.2f}"
 
 
 class Command(BaseCommand):
-    help = "Start a worker, run the demo job through it, and serve the web UI."
+    help = "Start a worker, run a demo market through it, and serve the web UI."
 
     def add_arguments(self, parser):
         parser.add_argument("--addr", default="127.0.0.1", help="address to serve on")
@@ -38,13 +48,21 @@ class Command(BaseCommand):
         worker = self._start_worker()
         try:
             self._wait_for_worker(worker)
+            task = self._run_market(worker)
+            self._report(task)
             if no_serve:
                 return
+            self.stdout.write("")
             self.stdout.write(self.style.SUCCESS(f"DataFair is running at http://{addr}:{port}/"))
-            self.stdout.write("Press Ctrl-C to stop the server and the worker.")
+            self.stdout.write(
+                f"Log in as hospital-ai (consumer) or clinic-north (provider), "
+                f"password {PASSWORD!r}. Press Ctrl-C to stop the server and the worker."
+            )
             call_command("runserver", f"{addr}:{port}", use_reloader=False)
         finally:
             self._stop_worker(worker)
+
+    # --- the worker -------------------------------------------------------------------------
 
     def _start_worker(self) -> subprocess.Popen:
         log = Path(settings.VAR_DIR) / "demo-worker.log"
@@ -70,8 +88,7 @@ class Command(BaseCommand):
                 raise CommandError("the worker did not answer within a minute")
             time.sleep(0.2)
         answer = result.get(timeout=1)
-        elapsed = time.monotonic() - started
-        self.stdout.write(f"Worker answered {answer!r} after {elapsed:.1f} s.")
+        self.stdout.write(f"Worker answered {answer!r} after {time.monotonic() - started:.1f} s.")
 
     def _stop_worker(self, worker: subprocess.Popen) -> None:
         if worker.poll() is None:
@@ -81,3 +98,90 @@ class Command(BaseCommand):
                 worker.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(worker.pid, signal.SIGKILL)
+
+    # --- the market -------------------------------------------------------------------------
+
+    def _run_market(self, worker: subprocess.Popen) -> Task:
+        datasets, consumer = demo_market()
+        self.stdout.write("\nOn the market:")
+        for d in datasets:
+            state = "on sale" if d.status == "published" else f"HELD: {d.hold_reason}"
+            self.stdout.write(
+                f"  #{d.pk:<3} {d.title:<24} {d.owner.username:<13} {d.n_rows:>4} rows  "
+                f"reserve {cents(d.reserve_price_cents):>8}  {state}"
+            )
+        task = demo_task(consumer)
+        self.stdout.write(
+            f"\n{consumer.username} asks: {task.title!r} — {task.metric} of {task.model}, "
+            f"budget {cents(task.budget_cents)}, {cents(task.value_per_point_cents)} per point "
+            f"of {task.metric}; {task.candidates.count()} candidate datasets."
+        )
+        started = time.monotonic()
+        interactive = self.stdout.isatty()
+        shown = None
+        while True:
+            task.refresh_from_db()
+            job = task.valuation_job
+            job.refresh_from_db()
+            step = (round(job.progress * 20), job.n_utility_evaluations)
+            if step != shown:
+                shown = step
+                bar = "#" * int(job.progress * 30)
+                eta = f", about {job.eta_seconds:.0f} s left" if job.eta_seconds else ""
+                line = (
+                    f"  valuing [{bar:<30}] {job.progress:4.0%} ({job.method}, "
+                    f"{job.n_utility_evaluations} models fitted{eta})"
+                )
+                self.stdout.write(
+                    f"\r{line:<90}" if interactive else line, ending="" if interactive else "\n"
+                )
+                self.stdout.flush()
+            if task.status not in (Task.Status.QUEUED, Task.Status.RUNNING):
+                break
+            if worker.poll() is not None:
+                raise CommandError(f"the worker exited with code {worker.returncode}")
+            if time.monotonic() - started > VALUATION_TIMEOUT:
+                raise CommandError("the valuation did not finish in time")
+            time.sleep(0.3)
+        done = f"  done in {time.monotonic() - started:.1f} s: {task_status(task)}"
+        self.stdout.write(("\n" if interactive else "") + done)
+        return task
+
+    def _report(self, task: Task) -> None:
+        if task.status != Task.Status.QUOTED:
+            raise CommandError(f"the task ended {task.status}: {task.error}")
+        quote = task.quote
+        offer = quote["offer"]
+        self.stdout.write(f"\nContributions to {task.metric} (Shapley value ± standard error):")
+        for c in sorted(quote["contributions"], key=lambda c: -c["value"]):
+            verdict = "in the bundle" if c["in_bundle"] else f"left out: {c['excluded_because']}"
+            self.stdout.write(
+                f"  #{c['dataset']:<3} {c['title']:<24} {c['value']:+.4f} ± {c['stderr']:.4f}"
+                f"  {verdict}"
+            )
+        if not offer["sale"]:
+            self.stdout.write(f"\nNo sale: {offer['reason']}")
+            return
+        lift = offer["lift"]
+        settlement = offer["settlement"]
+        self.stdout.write(
+            f"\nLift {lift['estimate']:+.4f} (95% interval {lift['lower']:+.4f} to "
+            f"{lift['upper']:+.4f}): {quote['baseline_score']:.4f} → {quote['bundle_score']:.4f}"
+        )
+        self.stdout.write("\nQuote and split:")
+        rows = [
+            ("price charged", settlement["charge_cents"]),
+            ("platform fee", settlement["fee_cents"]),
+        ]
+        rows += [(f"payout to dataset #{pid}", c) for pid, c in settlement["payouts"].items()]
+        rows += [
+            ("withheld (replication reserve)", settlement["withheld_cents"]),
+            ("refund to consumer", settlement["refund_cents"]),
+        ]
+        for label, amount in rows:
+            self.stdout.write(f"  {label:<32} {cents(amount):>10}")
+        total = sum(amount for _, amount in rows[1:])
+        self.stdout.write(f"  {'(fee + payouts + withheld + refund)':<32} {cents(total):>10}")
+        self.stdout.write("\nWhy:")
+        for line in offer["explanation"]:
+            self.stdout.write(f"  - {line}")
