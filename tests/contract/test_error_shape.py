@@ -44,6 +44,12 @@ def test_an_id_beyond_any_integer_column_is_a_json_404(client, method, route):
     assert_error_shape(getattr(client, method)(route.format("9" * 30)), 404)
 
 
+def test_a_post_to_a_malformed_id_is_a_json_404_even_with_csrf_checks():
+    strict = APIClient(enforce_csrf_checks=True)
+    strict.cookies["sessionid"] = "not-a-session"
+    assert_error_shape(strict.post("/api/tasks/abc/cancel/"), 404)
+
+
 @pytest.mark.parametrize(
     "url", ["/api/tasks/1/unknown/", "/api/wallet/withdraw/", "/api/me/x/", "/api/orders/1/2/"]
 )
