@@ -1,0 +1,1 @@
+"""Template filters of the marketplace's web pages."""
