@@ -1,0 +1,369 @@
+"""A quoted task's results, shaped for the page: contributions, the lift, where the price
+goes and what each level of spend buys — each as chart + table rows, each number paired
+with its line of the quote's explanation.
+
+Nothing is computed here that the services did not decide: values, lift, exclusions and
+cents come from the stored quote (:func:`marketplace.services.tasks.task_quote`) and the
+curve from :func:`marketplace.selectors.tasks.task_spend_curve`; this module only reads
+them, matches explanation lines to numbers, and lays out the charts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from django.utils.safestring import SafeString
+
+from marketplace.web.charts import Bar, Point, Segment, bar_chart, stacked_column, step_curve
+from marketplace.web.formatting import money, money_in_text, points, sentence
+from pricing.bundle import BundleChoice
+from pricing.shares import BELOW_RESERVE, HARMFUL, NO_CONTRIBUTION
+from valuation.core.catalog import METRIC_LABELS
+
+Z = 1.96  # the whisker half-width in standard errors, as in the quote's "harmful" test
+
+EXCLUSION_WORDS = {
+    HARMFUL: "Left out: it lowers your metric",
+    NO_CONTRIBUTION: "Left out: no measurable effect",
+    BELOW_RESERVE: "Left out: the price cannot meet its reserve",
+}
+PROVIDER_TONES = 6  # provider colours cycle through tone-p0 … tone-p5 in site.css
+
+
+@dataclass
+class Explained:
+    """The quote's explanation, one line per number, keyed by what the line explains."""
+
+    general: dict[str, str] = field(default_factory=dict)
+    provider: dict[str, str] = field(default_factory=dict)
+    left_out: dict[str, str] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+
+
+_GENERAL = {
+    "Bundle:": "bundle",
+    "Lift:": "lift",
+    "Worth:": "worth",
+    "Price:": "price",
+    "Platform fee:": "fee",
+    "Provider pool:": "pool",
+    "Check:": "check",
+    "No sale:": "no_sale",
+}
+_LEFT_OUT = re.compile(r"^Left out (?P<pid>\d+): (?P<rest>.*)$")
+_PROVIDER = re.compile(r"^(?P<pid>\d+): (?P<rest>.*)$")
+_BUNDLE = re.compile(r"^Bundle: (?P<ids>[\d, ]+)\.$")
+
+
+def explain(lines: list[str], titles: dict[str, str]) -> Explained:
+    """Index explanation lines by the number they explain; money is shown as currency and
+    provider ids as dataset titles."""
+    out = Explained()
+    for raw in lines:
+        line = money_in_text(raw)
+        if match := _LEFT_OUT.match(line):
+            pid, rest = match["pid"], match["rest"]
+            out.left_out[pid] = sentence(rest)
+            line = f"Left out {titles.get(pid, pid)}: {rest}"
+        elif match := _PROVIDER.match(line):
+            pid, rest = match["pid"], match["rest"]
+            out.provider[pid] = sentence(rest)
+            line = f"{titles.get(pid, pid)}: {rest}"
+        elif match := _BUNDLE.match(line):
+            names = [titles.get(pid.strip(), pid.strip()) for pid in match["ids"].split(",")]
+            line = f"Bundle: {', '.join(names)}."
+        elif line.startswith("Withheld by the replication penalty"):
+            key = "refund" if "refunded" in line else "withheld"
+            out.general[key] = line
+        for prefix, key in _GENERAL.items():
+            if line.startswith(prefix):
+                out.general[key] = line
+        out.lines.append(line)
+    return out
+
+
+@dataclass(frozen=True)
+class ContributionRow:
+    dataset_id: int
+    title: str
+    value: float
+    stderr: float
+    in_bundle: bool
+    status: str
+    why: str
+
+    @property
+    def low(self) -> float:
+        return self.value - Z * self.stderr
+
+    @property
+    def high(self) -> float:
+        return self.value + Z * self.stderr
+
+
+@dataclass(frozen=True)
+class SplitRow:
+    label: str
+    cents: int
+    share: float
+    tone: str
+    why: str
+
+
+@dataclass(frozen=True)
+class CurveRow:
+    bundle: str
+    price_cents: int
+    lift: float
+    value_cents: int
+    within_budget: bool
+    offered: bool
+
+
+@dataclass
+class Results:
+    """Everything the results section of a task page shows."""
+
+    sale: bool
+    reason: str
+    metric_label: str
+    contributions: list[ContributionRow]
+    contributions_chart: SafeString
+    explained: Explained
+    lift: dict | None = None
+    lift_chart: SafeString | None = None
+    split: list[SplitRow] = field(default_factory=list)
+    split_chart: SafeString | None = None
+    charge_cents: int = 0
+    refund_cents: int = 0
+    curve: list[CurveRow] = field(default_factory=list)
+    curve_chart: SafeString | None = None
+    curve_best: CurveRow | None = None
+
+    @property
+    def has_intervals(self) -> bool:
+        """Whether any contribution was estimated with sampling error (exact ones are not)."""
+        return any(row.stderr > 0 for row in self.contributions)
+
+    @property
+    def offer_on_curve(self) -> bool:
+        return any(row.offered for row in self.curve)
+
+    @property
+    def offer_names(self) -> str:
+        return ", ".join(row.title for row in self.contributions if row.in_bundle)
+
+
+def _contributions(quote: dict, explained: Explained) -> list[ContributionRow]:
+    rows = []
+    for c in sorted(quote["contributions"], key=lambda c: (-c["value"], c["dataset"])):
+        pid = str(c["dataset"])
+        if c["in_bundle"]:
+            status, why = "In the offer", explained.provider.get(pid, "")
+        else:
+            status = EXCLUSION_WORDS.get(c["excluded_because"], "Not in the offer")
+            why = explained.left_out.get(pid, "")
+        rows.append(
+            ContributionRow(
+                dataset_id=c["dataset"],
+                title=c["title"] or f"Dataset {pid}",
+                value=c["value"],
+                stderr=c["stderr"],
+                in_bundle=c["in_bundle"],
+                status=status,
+                why=why,
+            )
+        )
+    return rows
+
+
+def _tone(row: ContributionRow) -> str:
+    if row.in_bundle:
+        return "pos"
+    return "neg" if row.value < 0 else "out"
+
+
+def _value_note(row: ContributionRow) -> str:
+    if row.stderr > 0:
+        return f"{points(row.value)} ± {points(Z * row.stderr)[1:]} pts"
+    return f"{points(row.value)} pts"
+
+
+def _split(offer: dict, titles: dict[str, str], explained: Explained) -> list[SplitRow]:
+    settlement = offer["settlement"]
+    charge = settlement["charge_cents"]
+    rows = [
+        SplitRow(
+            label=titles.get(pid, pid),
+            cents=cents,
+            share=cents / charge,
+            tone=f"p{i % PROVIDER_TONES}",
+            why=explained.provider.get(pid, ""),
+        )
+        for i, (pid, cents) in enumerate(sorted(settlement["payouts"].items(), key=_by_id))
+    ]
+    rows.append(
+        SplitRow(
+            "Platform fee",
+            settlement["fee_cents"],
+            settlement["fee_cents"] / charge,
+            "fee",
+            explained.general.get("fee", ""),
+        )
+    )
+    for key, label, tone in (
+        ("withheld_cents", "Withheld (replication reserve)", "withheld"),
+        ("refund_cents", "Refunded to you (replication penalty)", "refund"),
+    ):
+        if settlement[key]:
+            why = explained.general.get(tone, "")
+            rows.append(SplitRow(label, settlement[key], settlement[key] / charge, tone, why))
+    return rows
+
+
+def _by_id(item: tuple[str, int]) -> int:
+    return int(item[0])
+
+
+def _curve(
+    choice: BundleChoice, offer: dict, titles: dict[str, str]
+) -> tuple[list[CurveRow], CurveRow | None]:
+    offered = tuple(offer["bundle"])
+    best = choice.best.bundle if choice.best is not None else None
+    rows, best_row = [], None
+    for point in choice.curve:
+        row = CurveRow(
+            bundle=", ".join(titles.get(pid, pid) for pid in point.bundle),
+            price_cents=point.price_cents,
+            lift=point.lift,
+            value_cents=point.value_cents,
+            within_budget=point.within_budget,
+            offered=point.bundle == offered,
+        )
+        rows.append(row)
+        if point.bundle == best:
+            best_row = row
+    return rows, best_row
+
+
+def _points_axis(value: float) -> str:
+    return f"{value:+g}" if value else "0"
+
+
+def _add_lift(results: Results, quote: dict, chart_id: str) -> None:
+    lift = quote["offer"]["lift"]
+    results.lift = {
+        **lift,
+        "baseline_score": quote["baseline_score"],
+        "bundle_score": quote["bundle_score"],
+    }
+    interval = f"{points(lift['lower'])} to {points(lift['upper'])}"
+    bars = [
+        Bar(
+            f"Lift, {lift['confidence']:.0%} interval",
+            lift["estimate"] * 100,
+            lift["lower"] * 100,
+            lift["upper"] * 100,
+            "pos" if lift["lower"] > 0 else "out",
+            f"{points(lift['estimate'])} ({interval})",
+        ),
+        Bar(
+            "Confident lift: you pay for this",
+            lift["lower"] * 100,
+            lift["lower"] * 100,
+            lift["lower"] * 100,
+            "paid",
+            f"{points(lift['lower'])} pts",
+        ),
+    ]
+    results.lift_chart = bar_chart(
+        bars,
+        chart_id=chart_id,
+        title=f"Lift in {results.metric_label.lower()}, in points, with its "
+        f"{lift['confidence']:.0%} interval",
+        description="You pay for the interval's lower end: the lift you can be confident in.",
+        axis_format=_points_axis,
+    )
+
+
+def _add_split(results: Results, offer: dict, titles: dict[str, str], chart_id: str) -> None:
+    settlement = offer["settlement"]
+    results.charge_cents = settlement["charge_cents"]
+    results.refund_cents = settlement["refund_cents"]
+    results.split = _split(offer, titles, results.explained)
+    results.split_chart = stacked_column(
+        [Segment(r.label, r.cents, r.tone) for r in results.split],
+        chart_id=chart_id,
+        title=f"Where the {money(settlement['charge_cents'])} goes",
+        description="Each provider's payout, the platform fee, and any withheld or refunded part.",
+        fmt=money,
+    )
+
+
+def _add_curve(
+    results: Results, choice: BundleChoice, offer: dict, titles: dict[str, str], task
+) -> None:
+    results.curve, results.curve_best = _curve(choice, offer, titles)
+    results.curve_chart = step_curve(
+        [
+            Point(
+                p.price_cents,
+                p.lift * 100,
+                f"{p.bundle}: {points(p.lift)} pts for at least {money(p.price_cents)}",
+                highlight=p.offered,
+            )
+            for p in results.curve
+        ],
+        chart_id=f"curve-{task.pk}",
+        title="Lift you can buy at each level of spend",
+        description=(
+            "Each point is the best bundle at its price: the least it sells for with every "
+            "provider's reserve met. The ringed point is the offer."
+        ),
+        x_format=lambda cents: money(int(round(cents))).removesuffix(".00"),
+        y_format=lambda v: f"{_points_axis(v)} pts",
+        x_marker=(task.budget_cents, "your budget"),
+    )
+
+
+def task_results(task, curve: BundleChoice | None) -> Results | None:
+    """The results of a task with a quote (None before the quote exists)."""
+    quote = task.quote
+    if not quote:
+        return None
+    offer = quote["offer"]
+    titles = {
+        str(c["dataset"]): c["title"] or f"Dataset {c['dataset']}" for c in quote["contributions"]
+    }
+    explained = explain(offer["explanation"], titles)
+    rows = _contributions(quote, explained)
+    metric = METRIC_LABELS.get(quote["metric"], quote["metric"])
+    bars = [
+        Bar(r.title, r.value * 100, r.low * 100, r.high * 100, _tone(r), _value_note(r))
+        for r in rows
+    ]
+    results = Results(
+        sale=offer["sale"],
+        reason=offer["reason"],
+        metric_label=metric,
+        contributions=rows,
+        contributions_chart=bar_chart(
+            bars,
+            chart_id=f"contributions-{task.pk}",
+            title=f"Contribution of each dataset to your {metric.lower()}, in points",
+            description=(
+                "Bars right of the zero line raise your metric, bars left of it lower it; "
+                "whiskers show the 95% interval. The table beside has the same numbers."
+            ),
+            axis_format=_points_axis,
+        ),
+        explained=explained,
+    )
+    if offer["lift"] is not None:
+        _add_lift(results, quote, f"lift-{task.pk}")
+    if offer["sale"]:
+        _add_split(results, offer, titles, f"split-{task.pk}")
+    if curve is not None and curve.curve:
+        _add_curve(results, curve, offer, titles, task)
+    return results
