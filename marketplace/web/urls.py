@@ -1,0 +1,28 @@
+"""Routes of the web UI at the site root (the API lives under ``/api/``)."""
+
+from django.urls import path
+
+from marketplace.web.views import accounts, datasets, tasks, wallet
+
+app_name = "web"
+
+urlpatterns = [
+    path("", accounts.home, name="home"),
+    path("accounts/signup/", accounts.signup, name="signup"),
+    path("accounts/login/", accounts.LoginPage.as_view(), name="login"),
+    path("accounts/logout/", accounts.LogoutPage.as_view(), name="logout"),
+    path("datasets/", datasets.browse, name="datasets"),
+    path("datasets/new/", datasets.dataset_upload, name="dataset-upload"),
+    path("datasets/mine/", datasets.my_datasets, name="my-datasets"),
+    path("datasets/<int:pk>/", datasets.dataset_detail, name="dataset"),
+    path("datasets/<int:pk>/download/", datasets.dataset_file, name="dataset-download"),
+    path("earnings/", datasets.earnings, name="earnings"),
+    path("tasks/", tasks.tasks, name="tasks"),
+    path("tasks/new/", tasks.task_new, name="task-new"),
+    path("tasks/<int:pk>/", tasks.task_detail, name="task"),
+    path("tasks/<int:pk>/progress/", tasks.task_progress, name="task-progress"),
+    path("tasks/<int:pk>/buy/", tasks.task_buy, name="task-buy"),
+    path("tasks/<int:pk>/cancel/", tasks.task_cancel_view, name="task-cancel"),
+    path("downloads/", tasks.downloads, name="downloads"),
+    path("wallet/", wallet.wallet, name="wallet"),
+]

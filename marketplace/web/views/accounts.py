@@ -1,0 +1,63 @@
+"""Home, sign up, log in and log out."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.views import LoginView, LogoutView
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+
+from marketplace.selectors.datasets import dataset_owned
+from marketplace.selectors.tasks import payout_list, task_list
+from marketplace.selectors.wallet import wallet_summary
+from marketplace.services.accounts import user_register
+from marketplace.services.errors import ServiceError
+from marketplace.services.tasks import task_status
+from marketplace.web.access import roles_of
+from marketplace.web.forms import SignupForm
+
+DASHBOARD_ROWS = 5
+
+
+def home(request):
+    if not request.user.is_authenticated:
+        return render(request, "web/home.html")
+    user = request.user
+    roles = roles_of(user)
+    context = {"roles": roles, "wallet": wallet_summary(user=user)}
+    if "consumer" in roles:
+        tasks = list(task_list(user=user)[:DASHBOARD_ROWS])
+        context["tasks"] = [(task, task_status(task)) for task in tasks]
+    if "provider" in roles:
+        context["datasets"] = dataset_owned(user=user)[:DASHBOARD_ROWS]
+        context["payouts"] = payout_list(user=user)[:DASHBOARD_ROWS]
+    return render(request, "web/dashboard.html", context)
+
+
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("web:home")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = user_register(**form.cleaned_data)
+        except ServiceError as exc:
+            form.show(exc)
+        else:
+            login(request, user)
+            messages.success(request, f"Welcome to DataFair, {user.username}.")
+            return redirect("web:home")
+    return render(
+        request, "web/accounts/signup.html", {"form": form}, status=400 if form.errors else 200
+    )
+
+
+class LoginPage(LoginView):
+    template_name = "web/accounts/login.html"
+    redirect_authenticated_user = True
+    next_page = reverse_lazy("web:home")
+
+
+class LogoutPage(LogoutView):
+    next_page = reverse_lazy("web:home")

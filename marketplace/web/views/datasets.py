@@ -1,0 +1,136 @@
+"""Datasets: browse and search, a dataset's page, download, and a provider's upload,
+own datasets and earnings."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from marketplace.models import Dataset
+from marketplace.selectors.datasets import (
+    dataset_browse,
+    dataset_entitlement,
+    dataset_label_columns,
+    dataset_owned,
+    dataset_visible,
+)
+from marketplace.selectors.tasks import payout_list
+from marketplace.selectors.wallet import wallet_summary
+from marketplace.services.datasets import dataset_create, dataset_download
+from marketplace.services.errors import ServiceError
+from marketplace.web.access import role_required, roles_of
+from marketplace.web.formatting import sentence
+from marketplace.web.forms import BrowseForm, DatasetUploadForm
+
+PAGE_SIZE = 20
+LICENSES = ("CC-BY-4.0", "CC-BY-SA-4.0", "CC0-1.0", "ODbL-1.0", "Proprietary")
+QUALITY_LABELS = {
+    "duplicate_rows_within_file": ("Repeated rows within the file", "{:,}"),
+    "overlap_with_other_providers": ("Rows also in another provider's data", "{:.0%}"),
+}
+
+
+@login_required
+def browse(request):
+    form = BrowseForm(request.GET)
+    datasets = dataset_browse(user=request.user, **form.criteria())
+    page = Paginator(datasets, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "form": form,
+        "page": page,
+        "labels": dataset_label_columns(user=request.user),
+        "filtered": any(request.GET.get(name) for name in form.fields if name != "sort"),
+    }
+    return render(request, "web/datasets/browse.html", context)
+
+
+@login_required
+def dataset_detail(request, pk: int):
+    dataset = get_object_or_404(dataset_visible(user=request.user), pk=pk)
+    columns = [c["name"] for c in dataset.schema["features"]] + [dataset.label_column]
+    context = {
+        "dataset": dataset,
+        "is_owner": dataset.owner_id == request.user.pk,
+        "entitlement": dataset_entitlement(user=request.user, dataset=dataset),
+        "is_consumer": "consumer" in roles_of(request.user),
+        "columns": columns,
+        # Stored rows are JSON objects whose key order the database may change: go by name.
+        "preview": [[row.get(name) for name in columns] for row in dataset.preview],
+        "quality": _quality(dataset),
+    }
+    return render(request, "web/datasets/detail.html", context)
+
+
+@login_required
+def dataset_file(request, pk: int):
+    dataset = get_object_or_404(dataset_visible(user=request.user), pk=pk)
+    try:
+        file = dataset_download(user=request.user, dataset=dataset)
+    except ServiceError as exc:
+        raise PermissionDenied(f"{sentence(exc.message)}.") from None
+    return FileResponse(file, as_attachment=True, filename=dataset.original_name)
+
+
+@role_required("provider")
+def dataset_upload(request):
+    form = DatasetUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            dataset = dataset_create(
+                owner=request.user,
+                upload=data["file"],
+                title=data["title"],
+                description=data["description"],
+                license=data["license"],
+                label_column=data["label_column"],
+                reserve_price_cents=data["reserve_price"] or 0,
+                preview_policy=data["preview_policy"],
+            )
+        except ServiceError as exc:
+            form.show(exc)
+        else:
+            if dataset.status == Dataset.Status.HELD:
+                messages.warning(request, f"“{dataset.title}” is held: {dataset.hold_reason}.")
+            else:
+                messages.success(request, f"“{dataset.title}” is on the market.")
+            return redirect("web:dataset", pk=dataset.pk)
+    context = {"form": form, "licenses": LICENSES}
+    return render(request, "web/datasets/upload.html", context, status=400 if form.errors else 200)
+
+
+def _quality(dataset: Dataset) -> list[tuple[str, str]]:
+    rows = []
+    for key, value in dataset.quality.items():
+        label, fmt = QUALITY_LABELS.get(key, (key.replace("_", " ").capitalize(), "{}"))
+        rows.append((label, fmt.format(value)))
+    return rows
+
+
+@role_required("provider")
+def my_datasets(request):
+    datasets = [(d, _quality(d)) for d in dataset_owned(user=request.user)]
+    return render(request, "web/datasets/mine.html", {"datasets": datasets})
+
+
+@role_required("provider")
+def earnings(request):
+    payouts = list(payout_list(user=request.user))
+    per_dataset: dict[int, dict] = defaultdict(lambda: {"cents": 0, "sales": 0})
+    for payout in payouts:
+        row = per_dataset[payout.dataset_id]
+        row["dataset"] = payout.dataset
+        row["cents"] += payout.amount_cents
+        row["sales"] += 1
+    context = {
+        "payouts": payouts,
+        "per_dataset": sorted(per_dataset.values(), key=lambda r: -r["cents"]),
+        "wallet": wallet_summary(user=request.user),
+    }
+    return render(request, "web/provider/earnings.html", context)
