@@ -48,7 +48,7 @@ from valuation.core.methods import (
     StratifiedShapley,
     Valuation,
 )
-from valuation.core.stopping import MaxEvaluations
+from valuation.core.stopping import MaxEvaluations, MaxSamples, StoppingRule
 from valuation.core.tabular import Encoder, TableError, infer_schema, labels, read_table
 
 #: Utility evaluations per player when ``--budget`` is not given (sampling methods).
@@ -98,6 +98,12 @@ def _common(s: Settings) -> dict[str, Any]:
     return {"model": s.model, "scorer": s.metric, "progress": s.progress}
 
 
+def _sampling_stop(s: Settings) -> StoppingRule:
+    """The budget in fits, and as many samples: a small game may have fewer coalitions than
+    the budget, and once all are cached samples cost no fits."""
+    return MaxEvaluations(s.budget) | MaxSamples(s.budget)
+
+
 def _least_core(s: Settings) -> LeastCore:
     if s.n_players <= 12:
         return LeastCore(**_common(s))
@@ -112,9 +118,7 @@ METHODS: dict[str, MethodChoice] = {
     ),
     "permutation": MethodChoice(
         "Shapley values by permutation sampling (TMC), up to --budget fits",
-        lambda s: PermutationShapley(
-            **_common(s), random_state=s.seed, stop=MaxEvaluations(s.budget)
-        ),
+        lambda s: PermutationShapley(**_common(s), random_state=s.seed, stop=_sampling_stop(s)),
     ),
     "stratified": MethodChoice(
         "Shapley values by size-stratified sampling with Neyman allocation, --budget fits",
@@ -129,7 +133,7 @@ METHODS: dict[str, MethodChoice] = {
         lambda s: (
             ExactBanzhaf(**_common(s))
             if s.n_players <= 12
-            else BanzhafMSR(**_common(s), random_state=s.seed, stop=MaxEvaluations(s.budget))
+            else BanzhafMSR(**_common(s), random_state=s.seed, stop=_sampling_stop(s))
         ),
     ),
     "loo": MethodChoice(

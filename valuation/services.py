@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from valuation.core.chunking import chunk_ranges, partial_from_dict
@@ -224,3 +225,35 @@ def _store(chunk: ValuationChunk, partial: dict, n_evaluations: int) -> Valuatio
             fields += ["result", "utilities", "status", "finished_at"]
         job.save(update_fields=fields)
     return job if complete else None
+
+
+def chunks_stale(*, running_after: float, pending_after: float) -> list[ValuationChunk]:
+    """Chunks of unfinished jobs whose message is probably lost: running longer than
+    ``running_after`` seconds (past the task time limit, their worker is gone) or pending
+    longer than ``pending_after`` seconds."""
+    now = timezone.now()
+    lost_running = Q(
+        status=ValuationChunk.Status.RUNNING,
+        started_at__lt=now - timezone.timedelta(seconds=running_after),
+    )
+    lost_pending = Q(
+        status=ValuationChunk.Status.PENDING,
+        job__created_at__lt=now - timezone.timedelta(seconds=pending_after),
+    )
+    return list(
+        ValuationChunk.objects.exclude(job__status__in=ValuationJob.FINISHED)
+        .filter(lost_running | lost_pending)
+        .order_by("id")
+    )
+
+
+def chunks_requeue_stale(*, running_after: float, pending_after: float) -> int:
+    """Send stale chunks to the workers again (running a chunk twice is harmless)."""
+    from valuation.tasks import run_chunk
+
+    stale = chunks_stale(running_after=running_after, pending_after=pending_after)
+    for chunk in stale:
+        run_chunk.delay(chunk.pk)
+    if stale:
+        logger.warning("re-queued %d stale valuation chunks", len(stale))
+    return len(stale)

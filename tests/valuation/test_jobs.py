@@ -101,3 +101,21 @@ def test_a_redelivered_chunk_announces_a_job_whose_announcement_was_lost(finishe
     chunk_run(chunk_id=last.pk)
     assert finished == [(job.pk, "succeeded"), (job.pk, "succeeded")]
     assert ValuationJob.objects.get(pk=job.pk).notified_at is not None
+
+
+def test_stale_chunks_are_the_lost_ones():
+    from django.utils import timezone
+
+    from valuation.services import chunks_stale
+
+    job = job_create(spec=cancer_spec(n_players=2, coalitions_per_chunk=1), seed=1)
+    first, second, third, fourth = job.chunks.order_by("index")
+    long_ago = timezone.now() - timezone.timedelta(hours=2)
+    ValuationChunk.objects.filter(pk=first.pk).update(status="running", started_at=long_ago)
+    ValuationChunk.objects.filter(pk=second.pk).update(status="running", started_at=timezone.now())
+    ValuationChunk.objects.filter(pk=third.pk).update(status="done")
+    assert chunks_stale(running_after=3600, pending_after=600) == [first]
+    ValuationJob.objects.filter(pk=job.pk).update(created_at=long_ago)
+    assert chunks_stale(running_after=3600, pending_after=600) == [first, fourth]
+    job_cancel(job)
+    assert chunks_stale(running_after=3600, pending_after=600) == []
