@@ -277,24 +277,26 @@ def _exclusion_lines(
     original: Mapping[str, Contribution],
     payouts_seen: Mapping[str, int],
     z: float,
+    names: Mapping[str, str],
 ) -> list[str]:
     lines = []
     for pid in sorted(excluded):
         c = judged[pid]
+        name = names.get(pid, pid)
         if excluded[pid] == HARMFUL:
             lines.append(
-                f"Left out {pid}: its data lowers your metric "
+                f"Left out {name}: its data lowers your metric "
                 f"(value {c.value:+.4f}, interval reaching only {c.upper(z):+.4f}); "
                 "it is not sold to you and its provider is not paid."
             )
         elif excluded[pid] == NO_CONTRIBUTION:
             lines.append(
-                f"Left out {pid}: no measurable contribution (value {c.value:+.4f}); "
+                f"Left out {name}: no measurable contribution (value {c.value:+.4f}); "
                 "it is not sold to you and its provider is not paid."
             )
         else:
             lines.append(
-                f"Left out {pid}: at this price its payout ({_fmt_cents(payouts_seen[pid])}) "
+                f"Left out {name}: at this price its payout ({_fmt_cents(payouts_seen[pid])}) "
                 f"would be below its reserve ({_fmt_cents(original[pid].reserve_cents)})."
             )
     return lines
@@ -343,6 +345,7 @@ def quote(
     penalty_destination: Destination = CONSUMER,
     z: float = DEFAULT_Z,
     basis: str = "shapley",
+    names: Mapping[str, str] | None = None,
 ) -> Quote:
     """Price a bundle with lift pricing and split the charge to the cent.
 
@@ -372,6 +375,8 @@ def quote(
     basis : {"shapley", "least_core"}, default "shapley"
         What the contribution values are: shares follow any value vector, so least-core
         payoffs (computed by the engine) give least-core payouts.
+    names : mapping of str to str or None, default None
+        Display names of providers for the explanation (e.g. dataset titles); ids otherwise.
 
     Returns
     -------
@@ -385,6 +390,7 @@ def quote(
     if penalty_destination not in PENALTY_DESTINATIONS:
         raise ValueError(f"penalty_destination must be one of {PENALTY_DESTINATIONS}")
 
+    names = dict(names or {})
     original = check_unique(valuation.contributions)
     current = valuation
     bundle = valuation.provider_ids
@@ -405,7 +411,7 @@ def quote(
             excluded=excluded,
             basis=basis,
             revaluations=revaluations,
-            exclusion_lines=_exclusion_lines(excluded, judged, original, payouts_seen, z),
+            exclusion_lines=_exclusion_lines(excluded, judged, original, payouts_seen, z, names),
         )
 
     def drop(reasons: Mapping[str, str]) -> None:
@@ -470,7 +476,7 @@ def quote(
         break
 
     sums = similarity_sums(paid, similarity) if similarity is not None else {}
-    lines = _exclusion_lines(excluded, judged, original, payouts_seen, z)
+    lines = _exclusion_lines(excluded, judged, original, payouts_seen, z, names)
     lines += _sale_lines(
         current=current,
         shares=shares.shares,
@@ -483,6 +489,7 @@ def quote(
         cents_per_point=cents_per_point,
         reserves={pid: original[pid].reserve_cents for pid in paid},
         basis=basis,
+        names=names,
     )
     return Quote(
         sale=True,
@@ -515,13 +522,14 @@ def _sale_lines(
     cents_per_point: int,
     reserves: Mapping[str, int],
     basis: str,
+    names: Mapping[str, str],
 ) -> list[str]:
     lift = current.lift
     values = {c.provider_id: c.value for c in current.contributions}
     charge, fee_cents, pool = settlement.charge_cents, settlement.fee_cents, settlement.pool_cents
     conf = f"{lift.confidence * 100:g}%"
     lines = [
-        f"Bundle: {', '.join(sorted(paid))}.",
+        f"Bundle: {', '.join(names.get(pid, pid) for pid in sorted(paid))}.",
         f"Lift: {_fmt_points(lift.estimate)} over your baseline "
         f"({conf} interval {_fmt_points(lift.lower)} to {_fmt_points(lift.upper)}).",
         f"Worth: you pay only for the lift you can be confident in, the interval's lower end: "
@@ -549,7 +557,9 @@ def _sale_lines(
                 f"(similarity {sums[pid]:.2f} to the others) = {_fmt_pct(paid[pid])}"
             )
         reserve = f"; reserve {_fmt_cents(reserves[pid])} met" if reserves[pid] else ""
-        lines.append(f"{pid}: {share} → {_fmt_cents(settlement.payouts[pid])}{reserve}.")
+        lines.append(
+            f"{names.get(pid, pid)}: {share} → {_fmt_cents(settlement.payouts[pid])}{reserve}."
+        )
     if settlement.refund_cents:
         lines.append(
             f"Withheld by the replication penalty: {_fmt_cents(settlement.refund_cents)}, "

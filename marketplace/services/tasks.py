@@ -224,15 +224,16 @@ def task_quote(task: Task) -> Task:
 
     everyone = frozenset(names)
     initial, measurements[everyone] = _bundle_valuation(job, task, data, everyone, full)
+    titles = dict(Dataset.objects.filter(pk__in=[int(n) for n in names]).values_list("pk", "title"))
     offer = quote(
         initial,
         budget_cents=task.budget_cents,
         cents_per_point=task.value_per_point_cents,
         fee_bps=settings.DATAFAIR_FEE_BPS,
         revalue=revalue,
+        names={n: f"{titles.get(int(n), 'dataset')} (#{n})" for n in names},
     )
     lift = measurements.get(frozenset(offer.bundle), measurements[everyone])
-    titles = dict(Dataset.objects.filter(pk__in=[int(n) for n in names]).values_list("pk", "title"))
     task.quote = {
         "offer": offer.to_dict(),
         "contributions": [

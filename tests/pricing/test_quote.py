@@ -311,3 +311,26 @@ def test_decimal_lift_is_not_lost_to_binary_noise():
     # 0.29 is stored as 0.28999999999999998; the consumer's 2 900 cents must not become 2 899.
     assert lift_value_cents(0.29, 100) == 2900
     assert Decimal(0.29) < Decimal("0.29")
+
+
+def test_explanations_use_display_names_when_given():
+    valuation = BundleValuation(
+        contributions=(
+            Contribution("7", 0.05, reserve_cents=0),
+            Contribution("9", -0.04, stderr=0.001),
+        ),
+        lift=Lift(0.05, 0.03, 0.07),
+    )
+    offer = quote(
+        valuation,
+        budget_cents=10_000,
+        cents_per_point=100,
+        fee_bps=1000,
+        names={"7": "Clinic North (#7)", "9": "Noisy Labs (#9)"},
+    )
+    text = "\n".join(offer.explanation)
+    assert "Left out Noisy Labs (#9): its data lowers your metric" in text
+    assert "Bundle: Clinic North (#7)." in text
+    assert "Clinic North (#7): share 100.00%" in text
+    plain = quote(valuation, budget_cents=10_000, cents_per_point=100, fee_bps=1000)
+    assert "Bundle: 7." in plain.explanation
