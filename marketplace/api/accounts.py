@@ -14,7 +14,7 @@ from marketplace.services.accounts import ROLES, user_register
 class UserOut(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
-    email = serializers.EmailField()
+    email = serializers.EmailField(allow_blank=True, help_text="Empty when none was given.")
     roles = serializers.ListField(child=serializers.ChoiceField(choices=ROLES))
 
     def to_representation(self, user):
