@@ -168,6 +168,10 @@ class DatasetDownloadApi(APIView):
                 download_count=F("download_count") + 1
             )
             audit_record(actor=request.user, action="dataset.download", obj=dataset)
+        # The file exactly as uploaded; its name, not its bytes, would decide a guessed type.
         return FileResponse(
-            dataset.original_file.open("rb"), as_attachment=True, filename=dataset.original_name
+            dataset.original_file.open("rb"),
+            as_attachment=True,
+            filename=dataset.original_name,
+            content_type="application/octet-stream",
         )
