@@ -126,10 +126,12 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     raw = (high - low) / max(count, 1)
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw * (1 - 1e-9))
-    first = math.floor(low / step + 1e-9)
-    last = math.ceil(high / step - 1e-9)
-    # Multiply integers by the step (no accumulated sums), and clean float noise.
-    return [round(k * step, 12) for k in range(first, last + 1)]
+    # Exact floor and ceiling: float noise may add a tick, never leave the range uncovered.
+    first = math.floor(low / step)
+    last = math.ceil(high / step)
+    # Multiply integers by the step (no accumulated sums); keep 12 significant digits so
+    # float noise (0.30000000000000004) goes but tiny steps survive.
+    return [float(f"{k * step:.12g}") for k in range(first, last + 1)]
 
 
 class _Linear:
@@ -166,7 +168,9 @@ def bar_chart(
     for i, bar in enumerate(bars):
         y0 = top + i * row
         centre = y0 + 33
-        left, right = sorted((x(0.0), x(bar.value)))
+        # At least a pixel, so a tiny value stays visible, and always on its side of zero.
+        width = max(abs(x(bar.value) - x(0.0)), 1.0)
+        left = x(0.0) - width if bar.value < 0 else x(0.0)
         marks = [
             _tag("title", {}, escape(f"{bar.label}: {bar.note}".strip(": "))),
             _text(PAD, y0 + 16, _clip(bar.label), cls="label"),
@@ -177,7 +181,7 @@ def bar_chart(
                     "class": f"bar tone-{bar.tone}",
                     "x": left,
                     "y": centre - 9,
-                    "width": max(right - left, 1.0),
+                    "width": width,
                     "height": 18.0,
                     "rx": 2,
                 },
