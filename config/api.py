@@ -87,7 +87,7 @@ class ApiSchema(AutoSchema):
     """drf-spectacular's schema, plus the errors each operation can answer.
 
     Which errors apply is read off the view, as DRF will run it: input that can be refused
-    (a request body, filter parameters, extra header or query parameters) may give 400;
+    (a request body, filter or search parameters, extra header or query parameters) may give 400;
     anything but ``AllowAny`` may give 401; a role check, or an unsafe method (session
     clients need CSRF), may give 403; a path parameter or a page number may give 404;
     throttling may give 429. Errors an operation declares itself are kept as declared.
@@ -118,14 +118,12 @@ class ApiSchema(AutoSchema):
             for p in checks
             if not isinstance(p, (permissions.AllowAny, permissions.IsAuthenticated))
         ]
-        filtered = bool(
-            getattr(view, "filterset_class", None) or getattr(view, "filterset_fields", None)
-        )
         listing = method == "GET" and self._is_list_view() and self._get_paginator() is not None
         codes = set()
         if (
             (method not in permissions.SAFE_METHODS and self.get_request_serializer() is not None)
-            or (listing and filtered)
+            # filter values are validated, and so is the search text (no NUL characters)
+            or (listing and self.get_filter_backends())
             or self.get_override_parameters()
         ):
             codes.add(400)

@@ -57,6 +57,12 @@ def test_an_unknown_path_under_a_resource_is_a_json_404(client, url):
     assert_error_shape(client.get(url), 404)
 
 
+@pytest.mark.parametrize("url", ["/api/datasets/", "/api/tasks/", "/api/orders/", "/api/payouts/"])
+def test_a_search_with_a_nul_character_is_a_400(client, url):
+    body = assert_error_shape(client.get(url, {"search": "a\x00b"}), 400)
+    assert "Null characters" in body["detail"]
+
+
 def test_the_schema_and_docs_still_answer_beside_the_catch_all():
     assert APIClient().get("/api/schema/").status_code == 200
     assert APIClient().get("/api/docs/").status_code == 200

@@ -95,7 +95,7 @@ def test_every_documented_error_uses_the_one_shape(schema):
 def test_every_operation_documents_the_errors_drf_can_answer(schema):
     """Read the obligations off the schema itself: a secured operation can answer 401, one with
     a path parameter 404, one with a request body 400, a paginated list 404 (a page past the
-    end)."""
+    end), a searchable list 400 (the search text is validated)."""
     missing = []
     for method, path, operation in operations(schema):
         codes = set(operation["responses"])
@@ -105,8 +105,11 @@ def test_every_operation_documents_the_errors_drf_can_answer(schema):
             expected.add("404")
         if "requestBody" in operation:
             expected.add("400")
-        if any(p["name"] == "page" for p in operation.get("parameters", [])):
+        parameters = {p["name"] for p in operation.get("parameters", [])}
+        if "page" in parameters:
             expected.add("404")
+        if "search" in parameters:
+            expected.add("400")
         missing += [(method, path, code) for code in sorted(expected - codes)]
     assert missing == []
 
