@@ -51,35 +51,28 @@ _GENERAL = {
     "Check:": "check",
     "No sale:": "no_sale",
 }
-_LEFT_OUT = re.compile(r"^Left out (?P<pid>\d+): (?P<rest>.*)$")
-_PROVIDER = re.compile(r"^(?P<pid>\d+): (?P<rest>.*)$")
-_BUNDLE = re.compile(r"^Bundle: (?P<ids>[\d, ]+)\.$")
+# A provider is named "Title (#id)" in explanation lines (a bare "id" in older quotes).
+_WHO = r"(?:.* \(#(?P<pid>\d+)\)|(?P<bare>\d+))"
+_LEFT_OUT = re.compile(rf"^Left out {_WHO}: (?P<rest>.*)$")
+_PROVIDER = re.compile(rf"^{_WHO}: (?P<rest>.*)$")
 
 
-def explain(lines: list[str], titles: dict[str, str]) -> Explained:
-    """Index explanation lines by the number they explain; money is shown as currency and
-    provider ids as dataset titles."""
+def explain(lines: list[str]) -> Explained:
+    """Index explanation lines by the number they explain, with money shown as currency."""
     out = Explained()
     for raw in lines:
         line = money_in_text(raw)
-        if match := _LEFT_OUT.match(line):
-            pid, rest = match["pid"], match["rest"]
-            out.left_out[pid] = sentence(rest)
-            line = f"Left out {titles.get(pid, pid)}: {rest}"
-        elif match := _PROVIDER.match(line):
-            pid, rest = match["pid"], match["rest"]
-            out.provider[pid] = sentence(rest)
-            line = f"{titles.get(pid, pid)}: {rest}"
-        elif match := _BUNDLE.match(line):
-            names = [titles.get(pid.strip(), pid.strip()) for pid in match["ids"].split(",")]
-            line = f"Bundle: {', '.join(names)}."
-        elif line.startswith("Withheld by the replication penalty"):
-            key = "refund" if "refunded" in line else "withheld"
-            out.general[key] = line
-        for prefix, key in _GENERAL.items():
-            if line.startswith(prefix):
-                out.general[key] = line
         out.lines.append(line)
+        if match := _LEFT_OUT.match(line):
+            out.left_out[match["pid"] or match["bare"]] = sentence(match["rest"])
+        elif match := _PROVIDER.match(line):
+            out.provider[match["pid"] or match["bare"]] = sentence(match["rest"])
+        elif line.startswith("Withheld by the replication penalty"):
+            out.general["refund" if "refunded" in line else "withheld"] = line
+        else:
+            for prefix, key in _GENERAL.items():
+                if line.startswith(prefix):
+                    out.general[key] = line
     return out
 
 
@@ -336,7 +329,7 @@ def task_results(task, curve: BundleChoice | None) -> Results | None:
     titles = {
         str(c["dataset"]): c["title"] or f"Dataset {c['dataset']}" for c in quote["contributions"]
     }
-    explained = explain(offer["explanation"], titles)
+    explained = explain(offer["explanation"])
     rows = _contributions(quote, explained)
     metric = METRIC_LABELS.get(quote["metric"], quote["metric"])
     bars = [
