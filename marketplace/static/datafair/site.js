@@ -29,10 +29,20 @@
   }
 
   function once(form) {
+    var buttons = form.querySelectorAll("button[type=submit]");
+    buttons.forEach(function (button) { button.dataset.idleText = button.textContent; });
     form.addEventListener("submit", function () {
-      form.querySelectorAll("button[type=submit]").forEach(function (button) {
+      buttons.forEach(function (button) {
         button.disabled = true;
         if (button.dataset.busyText) { button.textContent = button.dataset.busyText; }
+      });
+    });
+    // Back to a page kept in the browser's cache: make its buttons usable again.
+    window.addEventListener("pageshow", function (event) {
+      if (!event.persisted) { return; }
+      buttons.forEach(function (button) {
+        button.disabled = false;
+        button.textContent = button.dataset.idleText;
       });
     });
   }

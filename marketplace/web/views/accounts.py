@@ -8,7 +8,7 @@ from django.contrib.auth.views import LoginView, LogoutView
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 
-from marketplace.selectors.datasets import dataset_owned
+from marketplace.selectors.datasets import dataset_for_sale, dataset_owned
 from marketplace.selectors.tasks import payout_list, task_list
 from marketplace.selectors.wallet import wallet_summary
 from marketplace.services.accounts import user_register
@@ -32,6 +32,8 @@ def home(request):
     if "provider" in roles:
         context["datasets"] = dataset_owned(user=user)[:DASHBOARD_ROWS]
         context["payouts"] = payout_list(user=user)[:DASHBOARD_ROWS]
+    else:
+        context["for_sale"] = dataset_for_sale(user=user).order_by("-created_at")[:DASHBOARD_ROWS]
     return render(request, "web/dashboard.html", context)
 
 
