@@ -3,6 +3,7 @@
 from django import template
 
 from marketplace.web import formatting
+from valuation.core.catalog import METRIC_LABELS, MODEL_LABELS
 
 register = template.Library()
 
@@ -47,3 +48,15 @@ def share(exact) -> str:
 def percent(fraction) -> str:
     """``0.125`` → ``"12.5%"``."""
     return "" if fraction in (None, "") else f"{float(fraction) * 100:.3g}%"
+
+
+@register.filter
+def model_name(name) -> str:
+    """A catalogue model's name as people read it (``knn`` → ``k-nearest neighbours``)."""
+    return MODEL_LABELS.get(name, name)
+
+
+@register.filter
+def metric_name(name) -> str:
+    """A catalogue metric's name as people read it (``r2`` → ``R²``)."""
+    return METRIC_LABELS.get(name, name)
