@@ -472,9 +472,9 @@ def classification_values(matches: np.ndarray, k: int) -> np.ndarray:
     rank = np.arange(1, n + 1, dtype=np.float64)
     weights = np.zeros(n)
     weights[1:] = 1.0 / (rank[1:] * (rank[1:] - 1.0))
-    # from_end[:, q] = Σ of a_j w_j over the last q + 1 ranks.
-    from_end = np.cumsum(np.where(matches, weights, 0.0)[:, ::-1], axis=1)
-    values = np.where(matches, 1.0 / np.maximum(rank, k), 0.0)
+    # from_end[:, q] = Σ of a_j w_j over the last q + 1 ranks (a reverse cumulative sum).
+    from_end = np.cumsum(matches[:, ::-1] * weights[::-1], axis=1)
+    values = matches * (1.0 / np.maximum(rank, k))
     if n > k:
         # Rank i ≥ k (0-based column i−1) loses the ranks after it: the last n − i.
         values[:, k - 1 : n - 1] -= from_end[:, n - k - 1 :: -1]
