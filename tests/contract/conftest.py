@@ -1,31 +1,12 @@
-"""Fixtures of the contract tests: media in a scratch folder, the market to talk about, and
-the WSGI app that schemathesis calls."""
+"""Fixtures of the contract tests: media in a scratch folder, and the market to talk about."""
 
 import pytest
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
+from django.test import override_settings
 
-from tests.contract.market import Market, build_market
-from tests.contract.openapi import APP
+from tests.contract.market import market  # noqa: F401  (the fixture, built once per module)
 
 
-@pytest.fixture(autouse=True)
-def _media_in_tmp(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def market(db) -> Market:
-    return build_market()
-
-
-@pytest.fixture
-def app(db):
-    """The WSGI app inside the test's transaction: Django's handler closes "old" database
-    connections at each request's start and end, which would abandon that transaction (its
-    own test client unhooks the same handler)."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield APP
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
+@pytest.fixture(scope="module", autouse=True)
+def _media_in_tmp(tmp_path_factory):
+    with override_settings(MEDIA_ROOT=tmp_path_factory.mktemp("media")):
+        yield

@@ -4,6 +4,10 @@ Five users with distinct roles, datasets in both statuses, a purchased task with
 payouts, an open task, and one user who is provider and consumer at once with data on both
 sides. Everything is made through the real API (uploads, tasks, purchases) and the valuation
 runs in-process, so the objects are the ones a client would meet.
+
+The :func:`market` fixture builds it once per test module, inside a transaction rolled back
+when the module ends; each test runs in a savepoint within it (pytest-django's ``db``), so
+what one test changes the next does not see.
 """
 
 from __future__ import annotations
@@ -13,7 +17,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pytest
 from django.contrib.auth.models import User
+from django.db import transaction
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 from marketplace.models import Order, Payout, Task
@@ -162,3 +169,11 @@ def build_market() -> Market:
         trader_order=trader_order,
         secret_values=secret + baseline_secret + trader_secret,
     )
+
+
+@pytest.fixture(scope="module")
+def market(django_db_setup, django_db_blocker, tmp_path_factory) -> Market:
+    media = tmp_path_factory.mktemp("market-media")
+    with override_settings(MEDIA_ROOT=media), django_db_blocker.unblock(), transaction.atomic():
+        yield build_market()
+        transaction.set_rollback(True)
