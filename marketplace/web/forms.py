@@ -69,10 +69,6 @@ class WebForm(forms.Form):
         name = self.service_fields.get(exc.field or "", exc.field)
         self.add_error(name if name in self.fields else None, sentence(exc.message))
 
-    @property
-    def has_file_fields(self) -> bool:
-        return any(isinstance(f, forms.FileField) for f in self.fields.values())
-
 
 class SignupForm(WebForm):
     username = forms.RegexField(
