@@ -3,7 +3,7 @@
 import pytest
 from django.test import override_settings
 
-from tests.contract.market import market  # noqa: F401  (the fixture, built once per module)
+from tests.contract.market import market_fixture  # noqa: F401  (``market``, once per module)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -5,7 +5,7 @@ payouts, an open task, and one user who is provider and consumer at once with da
 sides. Everything is made through the real API (uploads, tasks, purchases) and the valuation
 runs in-process, so the objects are the ones a client would meet.
 
-The :func:`market` fixture builds it once per test module, inside a transaction rolled back
+The ``market`` fixture builds it once per test module, inside a transaction rolled back
 when the module ends; each test runs in a savepoint within it (pytest-django's ``db``), so
 what one test changes the next does not see.
 """
@@ -23,7 +23,7 @@ from django.db import transaction
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from marketplace.models import Order, Payout, Task
+from marketplace.models import Order, Task
 from tests.marketplace.conftest import client_for, make_user, table_csv, upload
 from tests.support.jobs import run_job
 
@@ -56,18 +56,15 @@ class Market:
     trader: User
     published: dict  # the provider's published dataset (API body)
     held: dict  # the provider's dataset held as a copy of the other provider's
-    original: dict  # the other provider's published dataset
-    trader_dataset: dict
+    original: dict  # the other provider's published dataset, bought by consumer and trader
+    trader_dataset: dict  # the trader's published dataset, bought by the consumer
     task: Task  # the consumer's purchased task
     open_task: Task  # the consumer's task still waiting for its valuation
     order: Order
     trader_task: Task
     trader_order: Order
-    secret_values: list[float] = field(default_factory=list)
-    private_names: tuple[str, ...] = (VALIDATION_NAME, BASELINE_NAME, TRADER_VALIDATION_NAME)
-
-    def payouts_of(self, user: User) -> list[int]:
-        return sorted(Payout.objects.filter(provider=user).values_list("pk", flat=True))
+    # Per consumer: the names of their private files and the ``f1`` values of their rows.
+    private: dict[str, tuple[list[str], list[float]]] = field(default_factory=dict)
 
 
 def publish(client: APIClient, data: bytes, title: str, **fields) -> dict:
@@ -105,6 +102,10 @@ def buy(client: APIClient, task: Task) -> Order:
     response = client.post(f"/api/tasks/{task.pk}/purchase/", HTTP_IDEMPOTENCY_KEY="first")
     assert response.status_code == 201, response.json()
     return Order.objects.get(pk=response.json()["id"])
+
+
+def bought(order: Order) -> set[int]:
+    return set(order.entitlements.values_list("dataset_id", flat=True))
 
 
 def build_market() -> Market:
@@ -152,6 +153,9 @@ def build_market() -> Market:
     )
     trader_order = buy(trader_client, trader_task)
     task.refresh_from_db()
+    # The scenario the tests reason about: every candidate made it into its buyer's bundle.
+    assert bought(order) == {trader_dataset["id"], original["id"]}
+    assert bought(trader_order) == {published["id"], original["id"]}
     return Market(
         provider=provider,
         other_provider=other_provider,
@@ -167,12 +171,15 @@ def build_market() -> Market:
         order=order,
         trader_task=trader_task,
         trader_order=trader_order,
-        secret_values=secret + baseline_secret + trader_secret,
+        private={
+            consumer.username: ([VALIDATION_NAME, BASELINE_NAME], secret + baseline_secret),
+            trader.username: ([TRADER_VALIDATION_NAME], trader_secret),
+        },
     )
 
 
-@pytest.fixture(scope="module")
-def market(django_db_setup, django_db_blocker, tmp_path_factory) -> Market:
+@pytest.fixture(scope="module", name="market")
+def market_fixture(django_db_setup, django_db_blocker, tmp_path_factory) -> Market:
     media = tmp_path_factory.mktemp("market-media")
     with override_settings(MEDIA_ROOT=media), django_db_blocker.unblock(), transaction.atomic():
         yield build_market()
