@@ -1,7 +1,6 @@
 """Datasets: browse, upload, read the data dictionary and preview, download when entitled."""
 
 import django_filters
-from django.db.models import F
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
@@ -13,14 +12,12 @@ from rest_framework.views import APIView
 
 from config.api import ApiSchema, ErrorSerializer, UploadField, api_schema
 from marketplace.api.permissions import IsProvider
-from marketplace.models import Dataset, Entitlement
+from marketplace.models import Dataset
 from marketplace.selectors.datasets import (
     dataset_can_download,
-    dataset_entitlement,
     dataset_visible,
 )
-from marketplace.services.audit import audit_record
-from marketplace.services.datasets import dataset_create
+from marketplace.services.datasets import dataset_create, dataset_download
 
 
 class DatasetOut(serializers.ModelSerializer):
@@ -157,20 +154,9 @@ class DatasetDownloadApi(APIView):
     )
     def get(self, request, pk: int):
         dataset = generics.get_object_or_404(dataset_visible(user=request.user), pk=pk)
-        if dataset.owner_id != request.user.pk:
-            entitlement = dataset_entitlement(user=request.user, dataset=dataset)
-            if entitlement is None:
-                return Response(
-                    {"detail": "Buy this dataset (through a task's quote) to download it."},
-                    status=status.HTTP_403_FORBIDDEN,
-                )
-            Entitlement.objects.filter(pk=entitlement.pk).update(
-                download_count=F("download_count") + 1
-            )
-            audit_record(actor=request.user, action="dataset.download", obj=dataset)
         # The file exactly as uploaded; its name, not its bytes, would decide a guessed type.
         return FileResponse(
-            dataset.original_file.open("rb"),
+            dataset_download(user=request.user, dataset=dataset),
             as_attachment=True,
             filename=dataset.original_name,
             content_type="application/octet-stream",
