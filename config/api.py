@@ -29,6 +29,9 @@ class ErrorSerializer(serializers.Serializer):
     )
     row = serializers.IntegerField(required=False, help_text="Data row at fault (from 1).")
     column = serializers.CharField(required=False, help_text="Column at fault.")
+    retry_after = serializers.IntegerField(
+        required=False, help_text="With 429: seconds until the request may be tried again."
+    )
 
 
 def _flatten(value) -> list[str]:
@@ -45,7 +48,8 @@ def api_exception_handler(exc, context):
         if exc.field:
             body["errors"] = {exc.field: [exc.message]}
         body.update({k: v for k, v in exc.details.items() if v is not None})
-        return Response(body, status=exc.status_code)
+        headers = {"Retry-After": str(body["retry_after"])} if "retry_after" in body else None
+        return Response(body, status=exc.status_code, headers=headers)
     response = exception_handler(exc, context)
     if response is None:
         return None

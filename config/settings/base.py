@@ -151,7 +151,6 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "EXCEPTION_HANDLER": "config.api.api_exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"valuation": env_str("DATAFAIR_VALUATION_RATE", "30/hour")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "DataFair API",
@@ -180,6 +179,10 @@ DATAFAIR_MAX_ROWS = env_int("DATAFAIR_MAX_ROWS", 1_000_000)
 DATAFAIR_MAX_COLUMNS = env_int("DATAFAIR_MAX_COLUMNS", 500)
 # An upload whose rows mostly repeat another provider's dataset is held for review.
 DATAFAIR_DUPLICATE_HOLD_FRACTION = 0.5
+
+# How many valuations (tasks) one consumer may start per hour, API and web alike: valuation
+# is the expensive part, and repeated quotes must not be a way to probe providers' data.
+DATAFAIR_TASKS_PER_HOUR = env_int("DATAFAIR_TASKS_PER_HOUR", 30)
 
 # Market policy: the platform's fee on every sale, in basis points of the charge.
 DATAFAIR_FEE_BPS = env_int("DATAFAIR_FEE_BPS", 1000)

@@ -7,4 +7,3 @@ from config.settings.base import *  # noqa: F403
 DEBUG = False
 REQUIRE_SERVICES = env_bool("REQUIRE_SERVICES", False)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"valuation": "10000/hour"}}  # noqa: F405

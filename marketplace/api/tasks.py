@@ -7,7 +7,6 @@ from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from config.api import ApiSchema, ErrorSerializer, UploadField, api_schema
@@ -103,10 +102,6 @@ class TaskListApi(generics.ListCreateAPIView):
     filterset_fields = ["status", "metric", "model"]
     search_fields = ["title", "label_column"]
     ordering_fields = ["created_at", "budget_cents"]
-    throttle_scope = "valuation"
-
-    def get_throttles(self):
-        return [ScopedRateThrottle()] if self.request.method == "POST" else []
 
     def get_permissions(self):
         if self.request.method == "POST":

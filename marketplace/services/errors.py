@@ -23,3 +23,7 @@ class Conflict(ServiceError):
 
 class PermissionDenied(ServiceError):
     status_code = 403
+
+
+class Throttled(ServiceError):
+    status_code = 429

@@ -10,13 +10,15 @@ failure, cancellation or a quote without a sale, captured on purchase.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from marketplace.models import Dataset, Task
 from marketplace.services.datasets import read_upload
-from marketplace.services.errors import Conflict, PermissionDenied, ServiceError
+from marketplace.services.errors import Conflict, PermissionDenied, ServiceError, Throttled
 from marketplace.services.storage import files_with_rows
 from marketplace.services.wallet import wallet_hold, wallet_release
 from pricing.bundle import subgame_shapley
@@ -58,6 +60,25 @@ def _candidates(consumer, schema: Schema, requested: list[int] | None) -> list[D
     return [found[pk] for pk in dict.fromkeys(requested)]
 
 
+def _check_rate(consumer) -> None:
+    """At most DATAFAIR_TASKS_PER_HOUR tasks per consumer in any hour (counted in the
+    database, so every web and API process agrees)."""
+    limit = settings.DATAFAIR_TASKS_PER_HOUR
+    since = timezone.now() - timedelta(hours=1)
+    recent = list(
+        Task.objects.filter(consumer=consumer, created_at__gte=since)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)[:limit]
+    )
+    if len(recent) >= limit:
+        wait = int((recent[-1] + timedelta(hours=1) - timezone.now()).total_seconds()) + 1
+        raise Throttled(
+            f"you have started {limit} valuations in the past hour; try again in "
+            f"{max(1, wait // 60)} minute(s)",
+            retry_after=wait,
+        )
+
+
 def task_submit(
     *,
     consumer,
@@ -74,6 +95,7 @@ def task_submit(
     """Check the task, hold its budget, persist it and start its valuation."""
     if not consumer.profile.is_consumer:
         raise PermissionDenied("only consumers can submit tasks")
+    _check_rate(consumer)
     _, schema, valid_raw = read_upload(validation_file, field="validation_file", label=label_column)
     try:
         check_metric(metric, schema.task)

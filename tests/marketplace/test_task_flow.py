@@ -203,3 +203,16 @@ def test_nobody_sees_anyone_elses_tasks(market):
     assert other.post(f"/api/tasks/{body['id']}/cancel/").status_code == 404
     assert other.post(f"/api/tasks/{body['id']}/purchase/").status_code == 404
     assert other.get("/api/tasks/").json()["results"] == []
+
+
+def test_starting_valuations_is_rate_limited_per_consumer(market, settings):
+    _, _, consumer = market
+    settings.DATAFAIR_TASKS_PER_HOUR = 2
+    assert submit(consumer, budget_cents=100).status_code == 201
+    assert submit(consumer, budget_cents=100).status_code == 201
+    refused = submit(consumer, budget_cents=100)
+    assert refused.status_code == 429
+    assert "started 2 valuations in the past hour" in refused.json()["detail"]
+    assert 0 < refused.json()["retry_after"] <= 3600
+    assert refused["Retry-After"] == str(refused.json()["retry_after"])
+    assert Task.objects.count() == 2
