@@ -2,7 +2,7 @@
 buy; orders and payouts."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
@@ -115,7 +115,16 @@ class TaskListApi(generics.ListCreateAPIView):
 
     @api_schema(
         request={"multipart/form-data": TaskIn},
-        responses={201: TaskDetailOut, 400: ErrorSerializer, 402: ErrorSerializer},
+        responses={
+            201: TaskDetailOut,
+            400: ErrorSerializer,
+            402: ErrorSerializer,
+            429: OpenApiResponse(
+                ErrorSerializer,
+                description="Too many valuations started in the past hour; `retry_after` "
+                "(and the Retry-After header) says how many seconds to wait.",
+            ),
+        },
     )
     def post(self, request):
         data = TaskIn(data=request.data)

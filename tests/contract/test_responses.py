@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from marketplace.models import Task
 from tests.contract.openapi import load_schema, token_header
 from tests.marketplace.conftest import client_for, make_user, table_csv, upload
 
@@ -46,3 +47,22 @@ def test_every_object_the_trader_can_read_conforms(db, market):
             case = schema[path]["GET"].Case(path_parameters={} if pk is None else {"id": pk})
             response = case.call_and_validate(headers=token_header(market.trader))
             assert response.status_code == 200, (path, pk, response.text[:300])
+
+
+def test_a_refused_valuation_is_answered_with_a_documented_429(db, market, settings):
+    settings.DATAFAIR_TASKS_PER_HOUR = Task.objects.filter(consumer=market.consumer).count()
+    form = {
+        "validation_file": upload(table_csv(60, seed=8), "v.csv"),
+        "label_column": "y",
+        "metric": "accuracy",
+        "model": "logistic_regression",
+        "budget_cents": 100,
+        "value_per_point_cents": 1,
+    }
+    response = client_for(market.consumer).post("/api/tasks/", form, format="multipart")
+    assert response.status_code == 429
+    documented = schema.raw_schema["paths"]["/api/tasks/"]["post"]["responses"]
+    assert "429" in documented
+    error = schema.raw_schema["components"]["schemas"]["Error"]["properties"]
+    assert set(response.json()) <= set(error)
+    assert response["Retry-After"] == str(response.json()["retry_after"])
