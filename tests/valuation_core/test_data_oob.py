@@ -34,6 +34,18 @@ class MajorityLabel(ClassifierMixin, BaseEstimator):
         return np.full(len(X), self.label_)
 
 
+class WeightedMajorityLabel(ClassifierMixin, BaseEstimator):
+    """MajorityLabel over sample weights: DataOOB hands it each in-bag row once, weighted."""
+
+    def fit(self, X, y, sample_weight=None):
+        labels, codes = np.unique(y, return_inverse=True)
+        self.label_ = labels[np.argmax(np.bincount(codes, weights=sample_weight))]
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.label_)
+
+
 class BagMean(RegressorMixin, BaseEstimator):
     """Predicts the mean training label."""
 
@@ -68,6 +80,30 @@ def test_o6_classification():
     np.testing.assert_allclose(method.result_.values, [1, 0, 2 / 3, 0], atol=1e-15)
     np.testing.assert_array_equal(method.result_.counts, [2, 1, 3, 1])
     assert method.n_utility_evaluations_ == 6
+
+
+def test_o6_with_sample_weights_instead_of_repeated_rows():
+    train = Dataset(np.zeros((4, 1)), np.array([0, 0, 0, 1]))
+    method = DataOOB(base=WeightedMajorityLabel(), bags=O6_BAGS, random_state=0).fit(train)
+    np.testing.assert_allclose(method.result_.values, [1, 0, 2 / 3, 0], atol=1e-15)
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_weighted_and_repeated_rows_give_the_same_values(grouped):
+    rng = np.random.default_rng(12)
+    X = rng.normal(size=(40, 2))
+    y = rng.integers(0, 3, 40)
+    groups = rng.integers(0, 9, 40) if grouped else None
+    train = Dataset(X, y, groups=groups)
+    baseline = Dataset(rng.normal(size=(5, 2)), rng.integers(0, 3, 5))
+    runs = [
+        DataOOB(base=base, n_estimators=15, max_samples=0.7, random_state=4).fit(
+            train, baseline=baseline
+        )
+        for base in (MajorityLabel(), WeightedMajorityLabel())
+    ]
+    np.testing.assert_array_equal(runs[0].result_.values, runs[1].result_.values)
+    np.testing.assert_array_equal(runs[0].result_.counts, runs[1].result_.counts)
 
 
 def test_o6_regression():

@@ -1,10 +1,11 @@
 """Data-OOB (Kwon & Zou, 2023): each player's score under the bagged learners that never saw it.
 
 A bag is a bootstrap sample of the players (rows, or groups when the Dataset has groups),
-drawn with replacement; a learner is fitted on the rows of the players in the bag (a player
-drawn twice contributes its rows twice) plus any baseline rows. A player is *out of bag*
-for the learners whose bag missed it, and its value is the mean over those learners of its
-score ``T``:
+drawn with replacement; a learner is fitted on the rows of the players in the bag plus any
+baseline rows. A player drawn twice counts twice: its rows get weight 2 when the learner's
+``fit`` takes ``sample_weight`` (as in scikit-learn's forests), else they are repeated.
+A player is *out of bag* for the learners whose bag missed it, and its value is the mean
+over those learners of its score ``T``:
 
 * classification: ``T = 1[prediction = label]`` (out-of-bag accuracy);
 * regression: ``T = −(prediction − label)²`` (negative squared error);
@@ -22,6 +23,7 @@ from typing import Any, ClassVar, Literal, Self
 import numpy as np
 from sklearn.base import BaseEstimator, clone, is_classifier, is_regressor
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+from sklearn.utils.validation import has_fit_parameter
 
 from valuation.core.chunking import resolve_seed, sample_rng
 from valuation.core.dataset import Dataset
@@ -293,13 +295,26 @@ def _bag_scores(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fit on one bag; return which players it missed and their scores (0 elsewhere)."""
     n_players = train.n_players
-    missed = np.bincount(bag, minlength=n_players) == 0
-    rows = bag if rows_of is None else np.concatenate([rows_of[p] for p in bag])
+    draws = np.bincount(bag, minlength=n_players)
+    missed = draws == 0
+    weights = None
+    if has_fit_parameter(learner, "sample_weight"):
+        # Each in-bag row once, weighted by its draws: trees then skip the out-of-bag rows
+        # instead of sorting repeated ones (scikit-learn's forests do the same).
+        rows = np.flatnonzero(~missed[train.player_of_row])
+        weights = draws[train.player_of_row[rows]].astype(np.float64)
+    else:
+        rows = bag if rows_of is None else np.concatenate([rows_of[p] for p in bag])
     X, y = train.X[rows], train.y[rows]
     if baseline is not None:
         X = np.concatenate([baseline.X, X])
         y = np.concatenate([baseline.y, y])
-    learner.fit(X, y)
+        if weights is not None:
+            weights = np.concatenate([np.ones(baseline.n_rows), weights])
+    if weights is None:
+        learner.fit(X, y)
+    else:
+        learner.fit(X, y, sample_weight=weights)
     out_rows = np.flatnonzero(missed[train.player_of_row])
     scores = np.zeros(n_players)
     if out_rows.size == 0:
