@@ -21,7 +21,7 @@ from marketplace.services.datasets import read_upload
 from marketplace.services.errors import Conflict, PermissionDenied, ServiceError, Throttled
 from marketplace.services.storage import files_with_rows
 from marketplace.services.wallet import wallet_hold, wallet_release
-from pricing.bundle import subgame_shapley
+from pricing.bundle import choose_bundle, subgame_shapley
 from pricing.lift import Lift
 from pricing.quote import BundleValuation, quote
 from pricing.shares import Contribution
@@ -221,6 +221,38 @@ def _bundle_valuation(job: ValuationJob, task: Task, data, players: frozenset[st
     return bundle, lift
 
 
+def _confidently_better_bundle(job, task, data, table, full, datasets, offered: frozenset):
+    """With every coalition scored, a bundle to offer instead of ``offered``, or None.
+
+    The candidate is :func:`pricing.bundle.choose_bundle`'s best bundle. It replaces the
+    standard offer only when it scores *confidently* higher on the consumer's validation rows
+    (paired bootstrap of the difference), so the offer does not chase a difference of a row
+    or two between datasets that can stand in for each other. Returns (bundle, difference).
+    """
+    choice = choose_bundle(
+        table,
+        reserves={str(pk): c for pk, c in datasets.values_list("pk", "reserve_price_cents")},
+        budget_cents=task.budget_cents,
+        cents_per_point=task.value_per_point_cents,
+        fee_bps=settings.DATAFAIR_FEE_BPS,
+        values={n: float(v) for n, (v, _) in full.items()},
+    )
+    if choice.best is None or frozenset(choice.best.bundle) == offered:
+        return None
+    best = frozenset(choice.best.bundle)
+    index = {name: i for i, name in enumerate(job.player_names)}
+    difference = measure_lift(
+        ModelUtility(make_model(task.model, job.spec["task"]), task.metric),
+        data.train,
+        data.valid,
+        players=sorted(index[p] for p in best),
+        reference=sorted(index[p] for p in offered),
+        baseline=data.baseline,
+        random_state=job.seed % (2**32),
+    )
+    return (best, difference) if difference.lower > 0 else None
+
+
 def task_quote(task: Task) -> Task:
     """Price a task whose valuation succeeded (runs in the worker that finished the job)."""
     job = task.valuation_job
@@ -245,19 +277,38 @@ def task_quote(task: Task) -> Task:
         return bundle
 
     everyone = frozenset(names)
+    datasets = Dataset.objects.filter(pk__in=[int(n) for n in names])
+    titles = dict(datasets.values_list("pk", "title"))
     initial, measurements[everyone] = _bundle_valuation(job, task, data, everyone, full)
-    titles = dict(Dataset.objects.filter(pk__in=[int(n) for n in names]).values_list("pk", "title"))
-    offer = quote(
-        initial,
-        budget_cents=task.budget_cents,
-        cents_per_point=task.value_per_point_cents,
-        fee_bps=settings.DATAFAIR_FEE_BPS,
-        revalue=revalue,
-        names={n: f"{titles.get(int(n), 'dataset')} (#{n})" for n in names},
-    )
-    lift = measurements.get(frozenset(offer.bundle), measurements[everyone])
+    terms = {
+        "budget_cents": task.budget_cents,
+        "cents_per_point": task.value_per_point_cents,
+        "fee_bps": settings.DATAFAIR_FEE_BPS,
+        "revalue": revalue,
+        "names": {n: f"{titles.get(int(n), 'dataset')} (#{n})" for n in names},
+    }
+    offer = quote(initial, **terms)
+    switch = None
+    if table is not None and offer.sale:
+        switch = _confidently_better_bundle(
+            job, task, data, table, full, datasets, frozenset(offer.bundle)
+        )
+        if switch is not None:
+            offer = quote(revalue(switch[0]), **terms)
+    lift = measurements[frozenset(offer.bundle)] if offer.bundle else measurements[everyone]
+    offer_data = offer.to_dict()
+    left_aside = sorted(everyone - switch[0], key=int) if switch is not None else []
+    if switch is not None:
+        listed = ", ".join(f"{titles.get(int(n), 'dataset')} (#{n})" for n in left_aside)
+        gain = switch[1]
+        offer_data["explanation"] = [
+            f"Not offered: {listed}. Without them your model scores higher on your validation "
+            f"data, by {gain.estimate * 100:.2f} points (95% interval {gain.lower * 100:.2f} "
+            f"to {gain.upper * 100:.2f}), than with the bundle you would otherwise get.",
+            *offer_data["explanation"],
+        ]
     task.quote = {
-        "offer": offer.to_dict(),
+        "offer": offer_data,
         "contributions": [
             {
                 "dataset": int(n),
@@ -265,7 +316,9 @@ def task_quote(task: Task) -> Task:
                 "value": float(full[n][0]),
                 "stderr": float(full[n][1]),
                 "in_bundle": n in offer.bundle,
-                "excluded_because": offer.excluded.get(n, ""),
+                "excluded_because": offer.excluded.get(
+                    n, "not_in_best_bundle" if n in left_aside else ""
+                ),
             }
             for n in names
         ],

@@ -117,7 +117,9 @@ def test_submit_value_quote_buy_download_and_get_paid(market):
         assert receipt["valuation"]["method"] == "exact"
         assert receipt["payout_cents"] == cents
         assert provider_client.get("/api/wallet/").json()["earnings_cents"] == cents
-    assert settlement["payouts"][str(ids[0])] >= 100, "payout clears the reserve"
+    reserves = dict(zip(ids, [100, 0, 0]))
+    for pid, cents in settlement["payouts"].items():
+        assert cents >= reserves[int(pid)], "every payout clears its reserve"
 
 
 def test_a_purchase_replayed_with_its_key_charges_once(market):
@@ -216,3 +218,36 @@ def test_starting_valuations_is_rate_limited_per_consumer(market, settings):
     assert 0 < refused.json()["retry_after"] <= 3600
     assert refused["Retry-After"] == str(refused.json()["retry_after"])
     assert Task.objects.count() == 2
+
+
+def test_a_dataset_is_left_aside_only_for_a_confidently_better_bundle(market):
+    from pricing.bundle import choose_bundle
+    from valuation.core.chunking import UtilityTable
+
+    _, ids, consumer = market
+    task = Task.objects.get(pk=submit(consumer).json()["id"])
+    job = run_job(task.valuation_job)
+    task.refresh_from_db()
+    table = UtilityTable.from_dict(job.utilities)
+    names = [str(n) for n in table.names]
+    utilities = {frozenset(names[i] for i in c): u for c, u in table.coalition_utilities().items()}
+    best = choose_bundle(
+        utilities,
+        reserves={str(i): r for i, r in zip(ids, [100, 0, 0])},
+        budget_cents=task.budget_cents,
+        cents_per_point=task.value_per_point_cents,
+        fee_bps=task.quote["offer"]["fee_bps"],
+        values={str(c["dataset"]): c["value"] for c in task.quote["contributions"]},
+    ).best
+    offer = task.quote["offer"]
+    offered = frozenset(offer["bundle"])
+    for c in task.quote["contributions"]:
+        assert c["in_bundle"] == (str(c["dataset"]) in offered)
+    aside = [
+        c for c in task.quote["contributions"] if c["excluded_because"] == "not_in_best_bundle"
+    ]
+    if aside:
+        assert offered == frozenset(best.bundle)
+        assert offer["explanation"][0].startswith("Not offered:")
+    else:
+        assert not offer["explanation"][0].startswith("Not offered:")

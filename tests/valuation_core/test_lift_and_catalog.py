@@ -70,3 +70,22 @@ def test_catalogue_errors_name_the_choices():
     with pytest.raises(ValueError, match="metric 'r2' is for regression"):
         check_metric("r2", "classification")
     assert set(METRICS.values()) == {"classification", "regression"}
+
+
+def test_lift_against_a_reference_bundle_is_the_difference_of_their_scores():
+    train, valid, baseline = cancer_split()
+    utility = ModelUtility(make_model("logistic_regression", "classification"), "accuracy")
+    lift = measure_lift(
+        utility,
+        train,
+        valid,
+        players=[0, 1, 2],
+        reference=[1],
+        baseline=baseline,
+        n_resamples=200,
+    )
+    game = utility.bind(train, valid, baseline)
+    assert lift.baseline_score == pytest.approx(game.utility([1]))
+    assert lift.estimate == pytest.approx(game.utility([0, 1, 2]) - game.utility([1]))
+    same = measure_lift(utility, train, valid, players=[1], reference=[1], baseline=baseline)
+    assert same.estimate == same.lower == same.upper == 0.0

@@ -59,12 +59,14 @@ def measure_lift(
     valid: Dataset,
     *,
     players: list[int],
+    reference: list[int] = (),
     baseline: Dataset | None = None,
     n_resamples: int = 1000,
     confidence: float = 0.95,
     random_state: int = 0,
 ) -> LiftMeasurement:
-    """Lift of ``players`` (indices into ``train``'s players) over the baseline.
+    """Lift of ``players`` (indices into ``train``'s players) over ``reference`` players
+    (default none: the baseline alone), both trained with the baseline.
 
     Degenerate training sets (no baseline, one class) are scored as the model utility
     scores them: by the constant predictor.
@@ -72,7 +74,7 @@ def measure_lift(
     game = utility.bind(train, valid, baseline)
     scorer = game.scorer
     with_bundle = game.fitted_model(players)
-    without = game.fitted_model([])
+    without = game.fitted_model(list(reference))
     rows = np.arange(valid.n_rows)[:, None]
     frozen_bundle, frozen_base = _Frozen(with_bundle, valid.X), _Frozen(without, valid.X)
     bundle_score = scorer(frozen_bundle, rows, valid.y)
