@@ -146,8 +146,9 @@ def speed(n_train: int = 20_000, n_valid: int = 2_000, k: int = 5) -> str:
         f"rows, 32 features (make_classification), k={k}, exact values. pyDVL runs in its own "
         'venv on the same arrays; "faster by" compares like with like (1 process with 1 job, '
         "2 workers with 2 jobs). DataFair's 2-worker time is two `fit_chunk` halves in a warm "
-        "process pool, merged with `+`, as two Celery workers would run them.\n\n"
-        + table(header, rows)
+        "process pool, merged with `+`, as two Celery workers would run them. On a busy "
+        "machine 2 jobs or workers can take longer than 1: both sides then share the two "
+        "cores with other work.\n\n" + table(header, rows)
     )
 
 
