@@ -100,10 +100,11 @@ class KNNShapley(BaseEstimator):
     Notes
     -----
     The chunk protocol (:mod:`~valuation.core.chunking`) cuts the validation rows: a unit is
-    one validation row (so :meth:`n_units` takes ``valid`` too), a chunk's partial is a :class:`ValuationResult` whose samples are
-    the per-point values of its rows, and ``+`` merges chunks into the result of ``fit``
-    (up to float rounding). A run uses one core (BLAS is held to one thread): parallelism
-    comes from running chunks side by side, as the app's workers do.
+    one validation row (so :meth:`n_units` takes ``valid`` too), a chunk's partial is a
+    :class:`ValuationResult` whose samples are the per-point values of its rows, and ``+``
+    merges chunks into the result of ``fit`` (up to float rounding). A run uses one core
+    (BLAS is held to one thread): parallelism comes from running chunks side by side, as
+    the app's workers do.
     """
 
     method_name: ClassVar[str] = "knn-shapley"
