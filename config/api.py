@@ -7,6 +7,8 @@ operation the errors DRF can answer for it (400, 401, 403, 404, 429), each with 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.openapi import AutoSchema
@@ -142,7 +144,7 @@ class ApiSchema(AutoSchema):
         return codes
 
 
-def api_schema(**kwargs):
+def api_schema(**kwargs) -> Callable[[Callable], Callable]:
     """``extend_schema`` for one view method, built on :class:`ApiSchema`.
 
     drf-spectacular builds a method's annotation on the project's default schema class; the
