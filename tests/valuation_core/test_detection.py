@@ -1,0 +1,99 @@
+"""Manipulation screens: similarity axioms, replicas found, poisoned rows and triggers flagged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from sklearn.datasets import make_classification
+from sklearn.metrics import roc_auc_score
+
+from valuation.core.dataset import Dataset
+from valuation.core.detection import (
+    PoisonScreen,
+    dataset_similarity,
+    near_duplicate_rows,
+    row_hashes,
+    similarity_matrix,
+)
+
+finite = st.floats(-100, 100, allow_nan=False, width=32)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    arrays(np.float64, st.tuples(st.integers(1, 12), st.just(4)), elements=finite),
+    arrays(np.float64, st.tuples(st.integers(1, 12), st.just(4)), elements=finite),
+)
+def test_similarity_is_a_symmetric_score_in_unit_interval_and_one_on_itself(A, B):
+    ab, ba = dataset_similarity(A, B), dataset_similarity(B, A)
+    assert 0 <= ab <= 1
+    assert ab == ba
+    assert dataset_similarity(A, A) == 1.0
+    assert dataset_similarity(B, B) == 1.0
+
+
+def _features(seed: int, n: int = 150, d: int = 10) -> np.ndarray:
+    return make_classification(n_samples=n, n_features=d, random_state=seed)[0]
+
+
+def test_a_noisy_replica_scores_near_one_and_independent_data_low():
+    rng = np.random.default_rng(0)
+    A = _features(0)
+    replica = rng.permutation(A + 0.01 * A.std(axis=0) * rng.normal(size=A.shape))
+    independent = _features(1)
+    assert dataset_similarity(A, replica) > 0.95
+    assert dataset_similarity(A, independent) < 0.05
+    # Half of B copied from A: about half the rows of either side are near duplicates.
+    half = np.concatenate([A[:75], independent[:75]])
+    assert 0.3 < dataset_similarity(A, half) < 0.7
+
+
+def test_similarity_matrix_for_pricing():
+    A, B = _features(2), _features(3)
+    matrix = similarity_matrix([A, B, A.copy()])
+    assert np.array_equal(matrix, matrix.T)
+    assert np.all(np.diag(matrix) == 1)
+    assert matrix[0, 2] == 1.0 and matrix[0, 1] < 0.05
+
+
+def test_exact_rows_match_even_at_the_mean_and_hashes_ignore_signed_zero():
+    A = np.array([[0.0, 0.0], [1.0, 2.0], [-1.0, -2.0]])
+    B = np.array([[-0.0, 0.0], [5.0, -7.0]])
+    in_b, in_a = near_duplicate_rows(A, B)
+    assert in_b[0] and in_a[0]
+    assert row_hashes(A)[0] == row_hashes(B)[0]
+    with pytest.raises(ValueError):
+        near_duplicate_rows(A, np.zeros((2, 3)))
+
+
+def _poisoned(kind: str, seed: int = 0):
+    X, y = make_classification(n_samples=500, n_features=10, n_informative=6, random_state=seed)
+    rng = np.random.default_rng(seed)
+    X_train, y_train = X[:320].copy(), y[:320].copy()
+    bad = rng.choice(320, 32, replace=False)
+    if kind == "flip":
+        y_train[bad] = 1 - y_train[bad]
+    else:  # a trigger: three features set to one value, all labelled with the target class
+        X_train[np.ix_(bad, [0, 1, 2])] = 3.0
+        y_train[bad] = 1
+    is_bad = np.zeros(320, dtype=bool)
+    is_bad[bad] = True
+    return Dataset(X_train, y_train), Dataset(X[320:], y[320:]), is_bad
+
+
+def test_label_flips_are_flagged():
+    upload, valid, is_bad = _poisoned("flip")
+    screen = PoisonScreen(random_state=0).fit(upload, valid)
+    assert roc_auc_score(is_bad, -screen.scores_) > 0.8
+    assert len(screen.flagged_) == 32
+    assert is_bad[screen.flagged_].mean() > 0.4
+
+
+def test_a_planted_backdoor_is_flagged():
+    upload, valid, is_bad = _poisoned("trigger")
+    screen = PoisonScreen(methods=("lava",), random_state=0).fit(upload, valid)
+    assert roc_auc_score(is_bad, -screen.scores_) > 0.9
+    assert is_bad[screen.flagged_].mean() > 0.6

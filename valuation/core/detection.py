@@ -1,0 +1,163 @@
+"""Manipulation screens at upload: replicated datasets, label-flip poisoning, backdoor triggers.
+
+**Replication.** :func:`dataset_similarity` compares two datasets row by row. Both are
+standardised with the mean and deviation of their union (so the pair is treated alike
+whichever comes first), and a row is a *near duplicate* when its cosine similarity to some
+row of the other dataset is at least ``threshold`` — or it equals that row exactly (which
+also covers rows at the mean, whose cosine is undefined). The similarity is the share of
+rows of either dataset that have a near duplicate in the other::
+
+    SM(A, B) = (#near-duplicated rows of A + #near-duplicated rows of B) / (|A| + |B|)
+
+It lies in [0, 1], is symmetric, and ``SM(A, A) = 1``; a copy with small noise added
+stays near 1 and independent data from the same distribution near 0 once there are a few
+features (independent standardised rows in ``d`` dimensions have cosine ≈ N(0, 1/d), so
+0.98 is ~3 deviations out at ``d = 10``; with 2–3 features lower the risk by raising
+``threshold``). These are the properties of market.md §1.1 Definition 4.1 that the
+Shapley-Robust penalty relies on; ``1 − SM`` is not guaranteed to satisfy the triangle
+inequality. :func:`similarity_matrix` gives every pair of a list of datasets, ready for
+that penalty. Exact copies are also found by :func:`row_hashes`, cheap enough for every
+upload.
+
+**Poisoning.** :class:`PoisonScreen` flags the lowest-valued rows of an upload against a
+clean validation set with :class:`~valuation.core.methods.consensus.Consensus`: flipped
+labels disagree with their neighbours (KNN-Shapley, Data-OOB) and cost transport (LAVA).
+Trigger-style backdoors (a feature pattern tied to one label) sit away from the validation
+distribution: LAVA's transport gradient singles them out, while KNN-Shapley gives them
+values near zero (they are rarely anyone's neighbour), below helpful rows but above
+mislabeled ones, and Data-OOB sees nothing wrong (the pattern predicts its label perfectly
+out of bag). So ``methods=("lava",)`` is the backdoor screen, and ``("knn-shapley",
+"lava")`` a broader one; ``benchmarks/detection.py`` measures each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Self
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from valuation.core.dataset import Dataset
+from valuation.core.methods.consensus import Consensus, Detector
+
+#: Cosine similarity at or above which two standardised rows are near duplicates.
+NEAR_DUPLICATE_COSINE = 0.98
+
+#: Rows compared per block, bounding the working memory of a similarity.
+_BLOCK = 2048
+
+
+def row_hashes(X: np.ndarray) -> np.ndarray:
+    """A SHA-256 hex digest per row of float64 features (−0.0 and 0.0 hash alike)."""
+    X = np.ascontiguousarray(np.asarray(X, dtype=np.float64)) + 0.0
+    return np.array([hashlib.sha256(row.tobytes()).hexdigest() for row in X], dtype=object)
+
+
+def near_duplicate_rows(
+    X_a: np.ndarray, X_b: np.ndarray, *, threshold: float = NEAR_DUPLICATE_COSINE
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows of ``X_a`` have a near duplicate in ``X_b``, and which of ``X_b`` in ``X_a``.
+
+    Returns two boolean arrays (module docstring for the rule).
+    """
+    X_a = np.asarray(X_a, dtype=np.float64)
+    X_b = np.asarray(X_b, dtype=np.float64)
+    if X_a.ndim != 2 or X_b.ndim != 2 or X_a.shape[1] != X_b.shape[1]:
+        raise ValueError("both datasets must be 2-d with the same feature columns")
+    if not -1 <= threshold <= 1:
+        raise ValueError(f"threshold must be a cosine in [-1, 1], got {threshold!r}")
+    both = np.concatenate([X_a, X_b])
+    scale = both.std(axis=0)
+    scale[scale == 0] = 1.0
+    A = (X_a - both.mean(axis=0)) / scale
+    B = (X_b - both.mean(axis=0)) / scale
+    A_unit, B_unit = _unit_rows(A), _unit_rows(B)
+    in_b = np.isin(row_hashes(A), row_hashes(B))
+    in_a = np.isin(row_hashes(B), row_hashes(A))
+    best_of_b = np.full(B.shape[0], -np.inf)
+    for start in range(0, A.shape[0], _BLOCK):
+        cosine = A_unit[start : start + _BLOCK] @ B_unit.T
+        in_b[start : start + _BLOCK] |= cosine.max(axis=1) >= threshold
+        best_of_b = np.maximum(best_of_b, cosine.max(axis=0))
+    return in_b, in_a | (best_of_b >= threshold)
+
+
+def dataset_similarity(
+    X_a: np.ndarray, X_b: np.ndarray, *, threshold: float = NEAR_DUPLICATE_COSINE
+) -> float:
+    """``SM(A, B)``: the share of rows of either dataset near-duplicated in the other."""
+    in_b, in_a = near_duplicate_rows(X_a, X_b, threshold=threshold)
+    return float((in_b.sum() + in_a.sum()) / (in_b.size + in_a.size))
+
+
+def similarity_matrix(
+    datasets: Sequence[np.ndarray], *, threshold: float = NEAR_DUPLICATE_COSINE
+) -> np.ndarray:
+    """``SM`` between every pair of datasets: symmetric, ones on the diagonal, in [0, 1]."""
+    n = len(datasets)
+    out = np.eye(n)
+    for i in range(n):
+        for j in range(i + 1, n):
+            out[i, j] = out[j, i] = dataset_similarity(
+                datasets[i], datasets[j], threshold=threshold
+            )
+    return out
+
+
+class PoisonScreen(BaseEstimator):
+    """Flag the rows of an upload most likely poisoned, by consensus of value detectors.
+
+    Parameters
+    ----------
+    methods : sequence of detector names, optional
+        Passed to :class:`~valuation.core.methods.consensus.Consensus`; None uses all three
+        (label flips); ``("lava",)`` screens for backdoor triggers (module docstring).
+    share : float, default 0.1
+        Share of rows flagged, lowest consensus first.
+    k : int, default 5
+        Neighbours of KNN-Shapley.
+    random_state : int, optional
+        Seed of the detectors.
+
+    Attributes
+    ----------
+    scores_ : numpy.ndarray of shape (n_rows,)
+        Consensus value per row (low = suspicious).
+    method_scores_ : dict of str to numpy.ndarray
+        Each detector's raw values.
+    flagged_ : numpy.ndarray of int
+        The flagged rows, ascending.
+    """
+
+    def __init__(
+        self,
+        *,
+        methods: Sequence[Detector] | None = None,
+        share: float = 0.1,
+        k: int = 5,
+        random_state: int | None = None,
+    ) -> None:
+        self.methods = methods
+        self.share = share
+        self.k = k
+        self.random_state = random_state
+
+    def fit(self, upload: Dataset, valid: Dataset) -> Self:
+        """Value the rows of ``upload`` against the clean ``valid`` rows and flag the lowest."""
+        if not 0 < self.share < 1:
+            raise ValueError(f"share must be in (0, 1), got {self.share!r}")
+        consensus = Consensus(methods=self.methods, k=self.k, random_state=self.random_state)
+        consensus.fit(Dataset(upload.X, upload.y), valid)
+        self.scores_ = consensus.result_.values
+        self.method_scores_ = consensus.scores_
+        n_flag = max(1, int(round(self.share * upload.n_rows)))
+        self.flagged_ = np.sort(np.argsort(self.scores_, kind="stable")[:n_flag])
+        return self
+
+
+def _unit_rows(X: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length; zero rows stay zero (cosine 0 with everything)."""
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return np.divide(X, norms, out=np.zeros_like(X), where=norms > 0)
