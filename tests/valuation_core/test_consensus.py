@@ -43,7 +43,9 @@ def _flipped(seed: int, n_train: int = 240, n_valid: int = 160):
 
 def test_consensus_is_the_mean_of_the_methods_ranks():
     train, valid, _ = _flipped(0)
-    est = Consensus(random_state=0).fit(train, valid)
+    calls = []
+    est = Consensus(random_state=0, progress=lambda f, info: calls.append(f)).fit(train, valid)
+    assert calls == sorted(calls) and calls[-1] == 1.0
     assert set(est.scores_) == {"knn-shapley", "data-oob", "lava"}
     stacked = np.stack([normalized_ranks(est.scores_[name]) for name in est.scores_])
     assert np.allclose(est.result_.values, stacked.mean(axis=0))

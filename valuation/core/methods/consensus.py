@@ -30,6 +30,7 @@ from valuation.core.dataset import Dataset
 from valuation.core.methods.knn import KNNShapley
 from valuation.core.methods.lava import LAVA
 from valuation.core.methods.oob import DataOOB
+from valuation.core.progress import ProgressCallback, ProgressReporter
 from valuation.core.result import ValuationResult
 
 Detector = Literal["knn-shapley", "data-oob", "lava"]
@@ -65,6 +66,9 @@ class Consensus(BaseEstimator):
         Bags of Data-OOB.
     random_state : int or None, default None
         Seed of Data-OOB's bags and LAVA's class subsampling.
+    progress : callable, optional
+        ``progress(done_fraction, info)`` after each detector (see
+        :mod:`~valuation.core.progress`).
 
     Attributes
     ----------
@@ -89,12 +93,14 @@ class Consensus(BaseEstimator):
         k: int = 5,
         n_estimators: int = 100,
         random_state: int | None = None,
+        progress: ProgressCallback | None = None,
     ) -> None:
         self.methods = methods
         self.task = task
         self.k = k
         self.n_estimators = n_estimators
         self.random_state = random_state
+        self.progress = progress
 
     def fit(self, train: Dataset, valid: Dataset | None = None, *, baseline=None) -> Self:
         """Run every detector on ``train`` (against ``valid``) and combine their ranks.
@@ -119,10 +125,18 @@ class Consensus(BaseEstimator):
         chosen = self._chosen()
         self.scores_: dict[str, np.ndarray] = {}
         self.n_utility_evaluations_ = 0
-        for name in chosen:
+        report = ProgressReporter(self.progress)
+        for done, name in enumerate(chosen, start=1):
             estimator = self._detector(name).fit(train, valid)
             self.scores_[name] = estimator.result_.values
             self.n_utility_evaluations_ += estimator.n_utility_evaluations_
+            report(
+                done / len(chosen),
+                method=self.method_name,
+                n_units_done=done,
+                n_units=len(chosen),
+                n_evaluations=self.n_utility_evaluations_,
+            )
         self.ranks_ = {name: normalized_ranks(v) for name, v in self.scores_.items()}
         self.result_ = ValuationResult.from_samples(
             np.stack([self.ranks_[name] for name in chosen]),
