@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import ot
 import pytest
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.special import xlogy
 from sklearn.datasets import make_blobs, make_classification
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
 
 from valuation.core import Dataset, fit_chunked
@@ -142,3 +145,14 @@ def test_invalid_inputs_are_refused():
         LAVA().fit(O8_TRAIN)
     with pytest.raises(ValueError, match="epsilon"):
         LAVA(epsilon=0).fit(O8_TRAIN, O8_VALID)
+
+
+def test_more_than_a_thousand_rows_converge():
+    # POT's stabilised Sinkhorn, warm-started on > 1,000 rows with its default absorption
+    # threshold, absorbed at every step and never converged; LAVA must converge here.
+    train, valid, flipped = _flipped(8, 1100, 60, 0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        lava = LAVA(max_iter=20_000).fit(train, valid)
+    assert np.isfinite(lava.result_.values).all()
+    assert roc_auc_score(flipped, -lava.result_.values) > 0.7

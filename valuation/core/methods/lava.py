@@ -296,6 +296,13 @@ class LAVA(BaseEstimator):
                 # Intermediate levels only need to land near the next level's answer.
                 stopThr=threshold if final else max(threshold, 1e-5),
                 warmstart=(f, g),
+                # POT restarts the scalings at 1/N after every absorption, so with the default
+                # threshold (1e3) a warm start on more than 1,000 rows absorbs at every step
+                # and never converges; a high threshold absorbs only when it is needed.
+                tau=1e10,
+                # The marginal check costs an exp over the whole N×M matrix: do it every 50
+                # iterations rather than every 10.
+                print_period=50,
                 log=True,
                 warn=False,
             )
