@@ -349,3 +349,17 @@ def test_ridge_has_no_standard_errors():
         AMIP(model="ridge", alpha=1.0).fit(Dataset(X, y))
     sign = AMIP(model="ridge", alpha=1.0, signals=("sign",)).fit(Dataset(X, y))
     assert sign.result_.get("x0", "sign").confirmed is True
+
+
+def test_progress_is_monotone_and_ends_at_one():
+    rng = np.random.default_rng(12)
+    X, y = _regression(rng, 30)
+    Xv, yv = _regression(rng, 25)
+    calls = []
+    Influence(model="ridge", batch_size=10, progress=lambda f, info: calls.append(f)).fit(
+        Dataset(X, y), Dataset(Xv, yv)
+    )
+    assert calls == sorted(calls) and calls[-1] == 1.0 and len(calls) == 3
+    calls.clear()
+    AMIP(model="ols", progress=lambda f, info: calls.append(f)).fit(Dataset(X, y))
+    assert calls == sorted(calls) and calls[-1] == 1.0 and len(calls) == 3 * 3

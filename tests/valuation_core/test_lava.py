@@ -156,3 +156,11 @@ def test_more_than_a_thousand_rows_converge():
         lava = LAVA(max_iter=20_000).fit(train, valid)
     assert np.isfinite(lava.result_.values).all()
     assert roc_auc_score(flipped, -lava.result_.values) > 0.7
+
+
+def test_progress_reports_the_two_stages():
+    calls = []
+    LAVA(transform=None, progress=lambda f, info: calls.append((f, info["method"]))).fit(
+        O8_TRAIN, O8_VALID
+    )
+    assert calls == [(0.5, "lava"), (1.0, "lava")]

@@ -125,3 +125,15 @@ def test_fit_runs_the_removal_step_on_its_own_values():
     assert len(curve.kept) == 30 - dropped
     lowest = np.argsort(est.result_.values, kind="stable")[:dropped]
     assert set(lowest.tolist()).isdisjoint(curve.kept.tolist())
+
+
+def test_progress_after_every_chain():
+    calls = []
+    TransferredShapley(
+        chain_size=4,
+        coverage=2,
+        permutations=2,
+        random_state=0,
+        progress=lambda f, info: calls.append(f),
+    ).fit(AdditiveGame([1.0] * 10))
+    assert len(calls) == 6 and calls == sorted(calls) and calls[-1] == 1.0
