@@ -11,6 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from valuation.core.dataset import Dataset
 from valuation.core.methods.consensus import Consensus, normalized_ranks
+from valuation.core.methods.knn import KNNShapley
 
 
 @given(st.lists(st.integers(-1000, 1000), min_size=2, max_size=30))
@@ -78,3 +79,13 @@ def test_bad_arguments_are_refused():
         Consensus(methods=["tmc"]).fit(train, valid)
     with pytest.raises(ValueError):
         Consensus().fit(train, None)
+
+
+def test_grouped_players_are_ranked_by_their_group_values():
+    train, valid, _ = _flipped(3, 200, 100)
+    groups = np.repeat(np.arange(10), 20)
+    grouped = Dataset(train.X, train.y, groups=groups)
+    est = Consensus(methods=["knn-shapley", "lava"], random_state=0).fit(grouped, valid)
+    assert est.result_.n_players == 10
+    knn = KNNShapley().fit(grouped, valid).result_.values
+    assert np.allclose(est.ranks_["knn-shapley"], normalized_ranks(knn))
