@@ -2,7 +2,8 @@
 
 DRF's own errors (validation, authentication, throttling, 404) and the services' errors are
 all answered in that shape, and the schema documents it: :class:`ApiSchema` adds to every
-operation the errors DRF can answer for it (400, 401, 403, 404, 429), each with the one shape.
+operation the errors DRF can answer for it (400, 401, 403, 404, 415, 429), each with the one
+shape.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ ERROR_DESCRIPTIONS = {
     401: "No valid credentials: send `Authorization: Token <token>`.",
     403: "Authenticated, but this account may not do this (role, entitlement or CSRF).",
     404: "No such object among those visible to you, or no such page of results.",
+    415: "The body's Content-Type is not one this operation reads (see its request body).",
     429: "Too many requests of this kind; `detail` says when to retry.",
 }
 
@@ -95,8 +97,9 @@ class ApiSchema(AutoSchema):
     Which errors apply is read off the view, as DRF will run it: input that can be refused
     (a request body, filter or search parameters, extra header or query parameters) may give 400;
     anything but ``AllowAny`` may give 401; a role check, or an unsafe method (session
-    clients need CSRF), may give 403; a path parameter or a page number may give 404;
-    throttling may give 429. Errors an operation declares itself are kept as declared.
+    clients need CSRF), may give 403; a path parameter or a page number may give 404; a body
+    in a media type the operation does not read gives 415; throttling may give 429. Errors an
+    operation declares itself are kept as declared.
     """
 
     def get_operation(self, path, path_regex, path_prefix, method, registry):
@@ -125,9 +128,12 @@ class ApiSchema(AutoSchema):
             if not isinstance(p, (permissions.AllowAny, permissions.IsAuthenticated))
         ]
         listing = method == "GET" and self._is_list_view() and self._get_paginator() is not None
-        codes = set()
+        takes_body = (
+            method not in permissions.SAFE_METHODS and self.get_request_serializer() is not None
+        )
+        codes = {415} if takes_body else set()
         if (
-            (method not in permissions.SAFE_METHODS and self.get_request_serializer() is not None)
+            takes_body
             # filter values are validated, and so is the search text (no NUL characters)
             or (listing and self.get_filter_backends())
             or self.get_override_parameters()

@@ -63,6 +63,14 @@ def test_a_search_with_a_nul_character_is_a_400(client, url):
     assert "Null characters" in body["detail"]
 
 
+@pytest.mark.parametrize(
+    "url", ["/api/auth/register/", "/api/auth/token/", "/api/wallet/deposit/", "/api/datasets/"]
+)
+def test_a_body_in_a_media_type_the_operation_does_not_read_is_a_415(client, url):
+    body = assert_error_shape(client.post(url, "amount=1", content_type="text/plain"), 415)
+    assert "text/plain" in body["detail"]
+
+
 def test_the_schema_and_docs_still_answer_beside_the_catch_all():
     assert APIClient().get("/api/schema/").status_code == 200
     assert APIClient().get("/api/docs/").status_code == 200
