@@ -6,13 +6,20 @@ objective minimised by scipy), so they check both the closed forms and the fits.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from scipy.special import logsumexp
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 
 from valuation.core import Dataset, fit_chunked
-from valuation.core.methods.influence import AMIP, Influence, approximate_perturbation
+from valuation.core.methods.influence import (
+    AMIP,
+    AMIPResult,
+    Influence,
+    approximate_perturbation,
+)
 
 STEP = 1e-4
 
@@ -82,13 +89,12 @@ def test_o7_influence_scores_and_signals():
 
 
 def test_result_to_dict_is_json_safe():
-    import json
-
     data = Dataset(np.ones((5, 1)), np.array([3, -1, -1, -1, 0.5]))
     result = AMIP(model="ols", fit_intercept=False).fit(data).result_
     restored = json.loads(json.dumps(result.to_dict()))
     assert restored["signals"][0]["apip"] == 0.2
     assert restored["signals"][2]["k"] is None
+    assert AMIPResult.from_dict(restored) == result
 
 
 # --- influence against finite differences ----------------------------------------------

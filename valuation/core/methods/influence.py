@@ -388,8 +388,9 @@ class Influence(BaseEstimator):
     model : {"logistic", "ridge", "ols"}, default "logistic"
         The model family (see the module docstring for the exact objectives).
     alpha : float, default 1.0
-        L2 penalty for "ridge" and "logistic" (scikit-learn's ``Ridge(alpha)`` /
-        ``LogisticRegression(C=1/alpha)``); ignored by "ols".
+        L2 penalty for "ridge" and "logistic" (the minimisers of scikit-learn's
+        ``Ridge(alpha)`` and, for two classes, ``LogisticRegression(C=1/alpha)``); ignored
+        by "ols".
     fit_intercept : bool, default True
         Add an unpenalised intercept.
     batch_size : int, default 1024
@@ -592,8 +593,31 @@ class AMIPResult:
                 return item
         raise KeyError((target, signal))
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AMIPResult:
+        """Rebuild a result from :meth:`to_dict` output."""
+        if data.get("type") != "AMIPResult":
+            raise ValueError("not an AMIPResult dict")
+        signals = tuple(
+            AMIPSignal(
+                **{
+                    **item,
+                    "players": tuple(item["players"]),
+                    "names": tuple(item["names"]),
+                }
+            )
+            for item in data["signals"]
+        )
+        return cls(
+            n_players=data["n_players"],
+            z=data["z"],
+            estimates=dict(data["estimates"]),
+            stderrs=dict(data["stderrs"]),
+            signals=signals,
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict."""
+        """A JSON-safe dict that :meth:`from_dict` restores."""
         return {
             "type": "AMIPResult",
             "n_players": self.n_players,
