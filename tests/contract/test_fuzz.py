@@ -48,7 +48,15 @@ CONFIG = SchemathesisConfig.from_dict(
 schema = load_schema(CONFIG)
 
 
+# Derandomized so the suite is the same on every run; to explore, raise max_examples and drop
+# derandomize (rounds of 150 random examples per operation passed when this was written).
 @schema.parametrize()
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=15,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
 def test_every_operation_conforms_to_the_schema(case, db, market):
     case.call_and_validate(headers=token_header(market.trader))
