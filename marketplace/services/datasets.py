@@ -61,12 +61,23 @@ def _preview(frame, policy: str, seed: int) -> list[dict]:
     else:
         sample = frame.head(PREVIEW_ROWS)
     return [
-        {
-            column: (value.item() if hasattr(value, "item") else value)
-            for column, value in row.items()
-        }
+        {column: _json_value(value) for column, value in row.items()}
         for row in sample.to_dict(orient="records")
     ]
+
+
+def _json_value(value):
+    """A preview cell as JSON can hold it: numbers and text as they are, anything else
+    (bytes, decimals, timestamps) as its text."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if np.isfinite(value) else str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
 
 
 def _overlaps(hashes: np.ndarray, owner) -> dict[int, int]:

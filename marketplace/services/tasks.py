@@ -64,6 +64,8 @@ def _check_rate(consumer) -> None:
     """At most DATAFAIR_TASKS_PER_HOUR tasks per consumer in any hour (counted in the
     database, so every web and API process agrees)."""
     limit = settings.DATAFAIR_TASKS_PER_HOUR
+    if limit <= 0:
+        raise Throttled("this server is not accepting new valuations", retry_after=3600)
     since = timezone.now() - timedelta(hours=1)
     recent = list(
         Task.objects.filter(consumer=consumer, created_at__gte=since)

@@ -251,3 +251,11 @@ def test_a_dataset_is_left_aside_only_for_a_confidently_better_bundle(market):
         assert offer["explanation"][0].startswith("Not offered:")
     else:
         assert not offer["explanation"][0].startswith("Not offered:")
+
+
+def test_a_zero_rate_limit_refuses_every_valuation(market, settings):
+    _, _, consumer = market
+    settings.DATAFAIR_TASKS_PER_HOUR = 0
+    response = submit(consumer)
+    assert response.status_code == 429
+    assert "not accepting new valuations" in response.json()["detail"]

@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -178,3 +179,72 @@ def test_the_good_file_the_bad_ones_are_made_from_is_accepted(provider_client):
 )
 def test_random_bytes_and_text_are_refused_leaving_nothing(provider_client, settings, data, name):
     assert_refused_leaving_nothing(post(provider_client, name, data), settings.MEDIA_ROOT)
+
+
+@pytest.mark.parametrize(
+    ("frame", "fragment"),
+    [
+        (pd.DataFrame({"a": [[1, 2], [3]], "y": [0, 1]}), "holds a list or record in row 1"),
+        (pd.DataFrame({"a": [{"x": 1}, {"x": 2}], "y": [0, 1]}), "holds a list or record"),
+    ],
+)
+def test_parquet_with_nested_cells_is_refused_by_name(provider_client, frame, fragment):
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    response = provider_client.post(
+        "/api/datasets/",
+        {
+            "title": "t",
+            "license": "l",
+            "label_column": "y",
+            "file": SimpleUploadedFile("n.parquet", buffer.getvalue()),
+        },
+        format="multipart",
+    )
+    assert response.status_code == 400, response.content
+    assert fragment in response.json()["detail"]
+    assert response.json()["column"] == "a"
+
+
+@pytest.mark.parametrize("data", [b'"0', b'"f1,y\n1,0\n2,1\n'])
+def test_an_unclosed_quote_is_refused(provider_client, data):
+    response = provider_client.post(
+        "/api/datasets/",
+        {
+            "title": "t",
+            "license": "l",
+            "label_column": "y",
+            "file": SimpleUploadedFile("q.csv", data),
+        },
+        format="multipart",
+    )
+    assert response.status_code == 400
+    assert "not well-formed CSV" in response.json()["detail"]
+
+
+def test_preview_cells_of_any_type_are_stored_as_json(provider_client):
+    from decimal import Decimal
+
+    frame = pd.DataFrame(
+        {
+            "a": [Decimal("1.5"), Decimal("2.5"), Decimal("0.5")],
+            "b": [b"x", b"y", b"x"],
+            "y": [0, 1, 0],
+        }
+    )
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    response = provider_client.post(
+        "/api/datasets/",
+        {
+            "title": "t",
+            "license": "l",
+            "label_column": "y",
+            "file": SimpleUploadedFile("d.parquet", buffer.getvalue()),
+        },
+        format="multipart",
+    )
+    assert response.status_code == 201, response.content
+    preview = response.json()["preview"]
+    assert [row["a"] for row in preview] == ["1.5", "2.5", "0.5"]
+    assert [row["b"] for row in preview] == ["x", "y", "x"]

@@ -229,7 +229,10 @@ def _read_csv(data: bytes, name: str):
                 )
     except csv.Error as exc:
         raise TableError(f"{name}: malformed CSV on line {reader.line_num}: {exc}") from None
-    frame = pd.read_csv(io.StringIO(text), skip_blank_lines=True, keep_default_na=True)
+    try:
+        frame = pd.read_csv(io.StringIO(text), skip_blank_lines=True, keep_default_na=True)
+    except pd.errors.ParserError as exc:  # e.g. a quote opened and never closed
+        raise TableError(f"{name} is not well-formed CSV: {exc}".replace("C error: ", "")) from None
     frame.columns = [str(c) for c in frame.columns]
     return frame
 
@@ -292,7 +295,22 @@ def _first_bad_row(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0]) + 1
 
 
+def _check_scalar(series, name: str) -> None:
+    """Refuse cells that are not single values (Parquet lists, structs, maps)."""
+    if series.dtype == object:
+        nested = series.map(lambda v: isinstance(v, list | tuple | dict | set | np.ndarray))
+        if nested.any():
+            row = _first_bad_row(nested.to_numpy(dtype=bool))
+            raise TableError(
+                f"column {name!r} holds a list or record in row {row}; DataFair needs one "
+                "number or text value per cell",
+                row=row,
+                column=name,
+            )
+
+
 def _infer_column(series, name: str, max_categories: int) -> Column:
+    _check_scalar(series, name)
     if series.isna().any():
         row = _first_bad_row(series.isna().to_numpy())
         raise TableError(f"column {name!r} has a missing value in row {row}", row=row, column=name)
@@ -317,6 +335,7 @@ def _infer_column(series, name: str, max_categories: int) -> Column:
 
 
 def _infer_label(series, name: str, task: Task | None) -> tuple[Task, tuple, Kind]:
+    _check_scalar(series, name)
     if series.isna().any():
         row = _first_bad_row(series.isna().to_numpy())
         raise TableError(f"label {name!r} is missing in row {row}", row=row, column=name)
