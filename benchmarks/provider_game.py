@@ -206,7 +206,12 @@ def exact_section(arrays: dict[str, np.ndarray], with_pydvl: bool) -> tuple[str,
         "fits slower than 0.3 s); even so it fits 10,230 models instead of 1,024, because its "
         "cache key includes the index of the player whose marginal is computed, so U(S) is "
         "refitted for every (player, S) pair. Both run with single-threaded BLAS; with the "
-        "libraries' default threads one pyDVL fit took ~40x longer on this shared machine."
+        "libraries' default threads one pyDVL fit took ~40x longer on this shared machine. "
+        "pyDVL's n_jobs=1 values agree with ours to rounding; its n_jobs=2 values differed by "
+        "up to a few 1e-3, by a different amount in each run (not investigated further). "
+        "DataFair's 2-process row splits the 1024 coalitions into 8 chunks (the chunk "
+        "protocol the Celery workers use); its speed-up depends on the second core being "
+        "free on this shared machine."
     )
     return body, table_game
 

@@ -67,7 +67,9 @@ METHODS: list[tuple[str, Factory]] = [
     ),
     (
         "Banzhaf MSR",
-        lambda seed, budget: BanzhafMSR(random_state=seed, stop=MaxEvaluations(budget)),
+        lambda seed, budget: BanzhafMSR(
+            random_state=seed, stop=MaxEvaluations(budget) | MaxSamples(budget)
+        ),
     ),
     (
         "least core (sampled)",
