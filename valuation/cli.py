@@ -38,14 +38,20 @@ from valuation.core.catalog import (
 )
 from valuation.core.dataset import Dataset
 from valuation.core.methods import (
+    LAVA,
     BanzhafMSR,
     BetaShapley,
+    Consensus,
+    DataOOB,
     ExactBanzhaf,
     ExactShapley,
+    Influence,
+    KNNShapley,
     LeastCore,
     LeaveOneOut,
     PermutationShapley,
     StratifiedShapley,
+    TransferredShapley,
     Valuation,
 )
 from valuation.core.stopping import MaxEvaluations, MaxSamples, StoppingRule
@@ -74,6 +80,8 @@ class Settings:
         Utility evaluations for sampling methods (``--budget``, default 30 per player).
     n_players : int
         Players of the game.
+    task : str
+        "classification" or "regression", inferred from the label.
     progress : callable
         ``progress(done_fraction, info)`` drawing the bar.
     """
@@ -83,6 +91,7 @@ class Settings:
     seed: int | None
     budget: int
     n_players: int
+    task: str
     progress: Callable[[float, dict], None]
 
 
@@ -143,6 +152,32 @@ METHODS: dict[str, MethodChoice] = {
     "least-core": MethodChoice(
         "egalitarian least-core payouts: all coalitions up to 12 players, else sampled",
         _least_core,
+    ),
+    "knn": MethodChoice(
+        "exact KNN-Shapley (k=5, Jia et al.): fast, model-free, any number of rows",
+        lambda s: KNNShapley(k=5, task=s.task, progress=s.progress),
+    ),
+    "data-oob": MethodChoice(
+        "Data-OOB: accuracy of each row under the bagged trees that did not see it",
+        lambda s: DataOOB(task=s.task, random_state=s.seed, progress=s.progress),
+    ),
+    "lava": MethodChoice(
+        "LAVA: optimal-transport value to the validation data (classification, no model)",
+        lambda s: LAVA(random_state=s.seed, progress=s.progress),
+    ),
+    "influence": MethodChoice(
+        "closed-form influence of each row on the validation loss (logistic or ridge)",
+        lambda s: Influence(
+            model="logistic" if s.task == "classification" else "ridge", progress=s.progress
+        ),
+    ),
+    "ts-dshapley": MethodChoice(
+        "TS-DShapley: Shapley over small stratified chains with the chosen model as proxy",
+        lambda s: TransferredShapley(**_common(s), random_state=s.seed),
+    ),
+    "consensus": MethodChoice(
+        "mean normalised rank of KNN-Shapley, Data-OOB and LAVA (low = likely bad rows)",
+        lambda s: Consensus(task=s.task, random_state=s.seed, progress=s.progress),
     ),
 }
 
@@ -334,6 +369,7 @@ def run_value(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int
         seed=args.seed,
         budget=args.budget or EVALUATIONS_PER_PLAYER * n,
         n_players=n,
+        task=task,
         progress=(lambda f, i: None) if args.quiet else ProgressBar(stderr),
     )
     estimator = METHODS[args.method].build(settings)

@@ -243,3 +243,20 @@ def test_the_method_registry_is_one_line_per_method():
     assert [line.split()[0] for line in listing.stdout.splitlines()] == list(METHODS)
     imported = [line.split("|")[-1].strip() for line in listing.stderr.splitlines()]
     assert "valuation.cli" in imported and not any(m.startswith("django") for m in imported)
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_every_registered_method_values_the_providers(tmp_path, method):
+    from valuation.cli import main
+
+    train, valid = frames()
+    train.to_csv(tmp_path / "train.csv", index=False)
+    valid.to_csv(tmp_path / "valid.csv", index=False)
+    out = tmp_path / "values.csv"
+    args = ["value", str(tmp_path / "train.csv"), "--valid", str(tmp_path / "valid.csv")]
+    args += ["--label", "label", "--group", "provider", "--method", method, "--seed", "1"]
+    args += ["--quiet", "--out", str(out)]
+    assert main(args) == 0
+    rows = read(out)
+    assert [row["player"] for row in rows] == ["p0", "p3", "p2", "p1"]
+    assert all(np.isfinite(float(row["value"])) for row in rows)
