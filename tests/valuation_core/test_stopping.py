@@ -86,3 +86,12 @@ def test_rules_stop_a_real_run_where_they_say():
     stable = PermutationShapley(random_state=1, stop=RankStable(patience=5) | MaxSamples(10_000))
     stable.fit(game)
     assert stable.n_samples_ < 10_000
+
+
+def test_max_evaluations_stops_a_small_game_that_has_fewer_coalitions_than_the_budget():
+    from valuation.core.games import three_player_game
+    from valuation.core.methods import PermutationShapley
+
+    estimator = PermutationShapley(random_state=0, stop=MaxEvaluations(1000))
+    estimator.fit(three_player_game())
+    assert estimator.n_utility_evaluations_ == 8

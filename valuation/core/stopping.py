@@ -129,7 +129,12 @@ class MaxSamples(StoppingRule):
 
 
 class MaxEvaluations(StoppingRule):
-    """Stop once ``n_evaluations`` distinct coalitions have been evaluated (≈ model fits).
+    """Stop once ``n_evaluations`` distinct coalitions have been evaluated (≈ model fits),
+    or every coalition of the game has been (a game of n players has only 2**n).
+
+    A sampler that cannot reach new coalitions (e.g. truncated permutations that never
+    leave the first few players) may still never reach the budget: combine with
+    ``MaxSamples`` to bound such runs.
 
     Parameters
     ----------
@@ -143,7 +148,8 @@ class MaxEvaluations(StoppingRule):
         self.n_evaluations = int(n_evaluations)
 
     def completion(self, state: RunState) -> float:
-        return min(1.0, state.n_evaluations / self.n_evaluations)
+        reachable = min(self.n_evaluations, 2 ** min(state.result.n_players, 62))
+        return min(1.0, state.n_evaluations / reachable)
 
     def __repr__(self) -> str:
         return f"MaxEvaluations({self.n_evaluations})"
