@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from django.db import transaction
@@ -19,11 +21,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from valuation.core.chunking import chunk_ranges, partial_from_dict
+from valuation.core.game import InMemoryCache
 from valuation.core.stopping import RunState
 from valuation.data import cached_job_data
 from valuation.methods import (
     DEFAULT_COALITIONS_PER_CHUNK,
     DEFAULT_SAMPLES_PER_CHUNK,
+    TABLE_METHODS,
     build_estimator,
     choose_method,
     stopping_rule,
@@ -53,12 +57,20 @@ def job_create(*, spec: dict, method: str | None = None, seed: int | None = None
         player_names=[p["name"] for p in spec["players"]],
         code_version=CODE_VERSION,
     )
-    if method == "exact":
-        size = spec.get("coalitions_per_chunk", DEFAULT_COALITIONS_PER_CHUNK)
-        _add_chunks(job, chunk_ranges(2**n_players, size))
-    else:
+    units = build_estimator(method, spec, seed).n_units(_Players(n_players))
+    if units is None:
         _plan_round(job)
+    else:
+        size = spec.get("coalitions_per_chunk", DEFAULT_COALITIONS_PER_CHUNK)
+        _add_chunks(job, chunk_ranges(units, size))
     return job
+
+
+@dataclass(frozen=True)
+class _Players:
+    """Stands in for the data when only the number of players matters (planning units)."""
+
+    n_players: int
 
 
 def _add_chunks(job: ValuationJob, ranges: list[tuple[int, int]]) -> None:
@@ -134,8 +146,9 @@ def chunk_run(*, chunk_id: int) -> None:
     job = chunk.job
     started = time.monotonic()
     try:
+        key = json.dumps([job.spec, job.method, job.seed], sort_keys=True)
         data = cached_job_data(job.pk, json.dumps(job.spec, sort_keys=True))
-        estimator = build_estimator(job.method, job.spec, job.seed)
+        estimator = build_estimator(job.method, job.spec, job.seed, cache=_job_cache(job.pk, key))
         partial = estimator.fit_chunk(
             data.train, data.valid, baseline=data.baseline, start=chunk.start, stop=chunk.stop
         )
@@ -156,6 +169,14 @@ def chunk_run(*, chunk_id: int) -> None:
     finished = _store(chunk, partial.to_dict(), estimator.n_utility_evaluations_)
     if finished is not None:
         _announce(finished)
+
+
+@lru_cache(maxsize=4)
+def _job_cache(job_id: int, key: str) -> InMemoryCache:
+    """Coalition utilities this worker process has computed for a job (chunks of one job
+    share evaluations, e.g. the pilot coalitions of stratified sampling). ``key`` (spec,
+    method, seed) guards against a reused id."""
+    return InMemoryCache()
 
 
 def _is_transient(exc: Exception) -> bool:
@@ -197,7 +218,7 @@ def _store(chunk: ValuationChunk, partial: dict, n_evaluations: int) -> Valuatio
         all_done = not job.chunks.exclude(status=ValuationChunk.Status.DONE).exists()
         merged = sum(partial_from_dict(c.partial) for c in done)
         estimator = build_estimator(job.method, job.spec, job.seed)
-        if job.method == "exact":
+        if job.method in TABLE_METHODS:
             job.progress = job.units_done / job.units_planned
             complete = all_done
         else:

@@ -119,3 +119,25 @@ def test_stale_chunks_are_the_lost_ones():
     assert chunks_stale(running_after=3600, pending_after=600) == [first, fourth]
     job_cancel(job)
     assert chunks_stale(running_after=3600, pending_after=600) == []
+
+
+def test_many_providers_are_valued_by_stratified_sampling_in_chunks():
+    from valuation.core.methods import StratifiedShapley
+
+    spec = cancer_spec(n_players=11, rows=30, coalitions_per_chunk=40, budget=150)
+    job = run_job(job_create(spec=spec, seed=3))
+    assert job.method == "stratified" and job.status == "succeeded"
+    assert job.units_planned == 150 and job.chunks.count() == 4
+    data = load_job_data(spec)
+    direct = (
+        StratifiedShapley(
+            model=build_estimator("exact", spec, 3).model,
+            scorer="accuracy",
+            random_state=3,
+            budget=150,
+        )
+        .fit(data.train, data.valid)
+        .result_
+    )
+    assert job.result["values"] == pytest.approx(list(direct.values), abs=1e-12)
+    assert sum(job.result["values"]) == pytest.approx(direct.total_gain, abs=1e-9)
