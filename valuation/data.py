@@ -7,6 +7,7 @@ once per process and job, so the chunks of one job that land on the same worker 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -61,6 +62,4 @@ def load_job_data(spec: dict) -> JobData:
 @lru_cache(maxsize=4)
 def cached_job_data(job_id: int, spec_key: str) -> JobData:
     """:func:`load_job_data` memoised per worker process (``spec_key`` guards staleness)."""
-    import json
-
     return load_job_data(json.loads(spec_key))
