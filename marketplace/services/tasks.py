@@ -9,6 +9,7 @@ failure, cancellation or a quote without a sale, captured on purchase.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 
@@ -31,7 +32,7 @@ from valuation.core.lift import measure_lift
 from valuation.core.result import ValuationResult
 from valuation.core.tabular import Encoder, Schema
 from valuation.core.utility import ModelUtility
-from valuation.data import load_job_data
+from valuation.data import cached_job_data
 from valuation.models import ValuationJob
 from valuation.services import job_cancel, job_create, job_enqueue
 
@@ -258,7 +259,7 @@ def _confidently_better_bundle(job, task, data, table, full, datasets, offered: 
 def task_quote(task: Task) -> Task:
     """Price a task whose valuation succeeded (runs in the worker that finished the job)."""
     job = task.valuation_job
-    data = load_job_data(job.spec)
+    data = cached_job_data(job.pk, json.dumps(job.spec, sort_keys=True))
     result = ValuationResult.from_dict(job.result)
     names = list(job.player_names)
     full = {n: (result.values[i], result.stderr[i]) for i, n in enumerate(names)}
