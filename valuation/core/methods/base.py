@@ -3,8 +3,10 @@
 * :class:`Valuation` — builds the game (a :class:`~valuation.core.game.Game` passed directly,
   or model + scorer bound to Datasets) and declares the chunk protocol of
   :mod:`valuation.core.chunking`.
-* :class:`TableValuation` — methods that evaluate a fixed list of coalitions (a
-  :class:`~valuation.core.chunking.UtilityTable`) and combine them in ``reduce``.
+* :class:`CoalitionsValuation` — methods that evaluate a planned list of coalitions into a
+  :class:`~valuation.core.chunking.UtilityTable` and reduce it (``fit`` and ``fit_chunk``
+  shared); :class:`TableValuation` is the case where the units are a complete table kind
+  and ``reduce`` combines all of them (exact methods, LOO). ``LeastCore`` plans its own.
 * :class:`SamplingValuation` — methods that average i.i.d. samples; sample ``j`` uses
   :func:`~valuation.core.chunking.sample_rng` ``(seed, j)``; a subclass only says how one
   sample turns into per-player contributions (:meth:`SamplingValuation._sample`).
@@ -92,17 +94,10 @@ class Valuation(BaseEstimator, abc.ABC):
         return ModelUtility(self.model, self.scorer, cache=self.cache).bind(train, valid, baseline)
 
 
-class TableValuation(Valuation):
-    """A method computed from the utilities of a fixed set of coalitions (its units)."""
-
-    table_kind: ClassVar[TableKind]
-
-    def _check_size(self, n_players: int) -> None:
-        """Refuse games too large for the method (none by default)."""
-
-    def n_units(self, train: Dataset | Game) -> int:
-        self._check_size(train.n_players)
-        return table_units(self.table_kind, train.n_players)
+class CoalitionsValuation(Valuation):
+    """A method that evaluates a planned list of coalitions (its units) into a
+    :class:`~valuation.core.chunking.UtilityTable` and reduces that table; subclasses
+    implement ``n_units``, ``_evaluate`` and ``reduce``."""
 
     def fit(self, train: Dataset | Game, valid: Dataset | None = None, *, baseline=None) -> Self:
         """Evaluate every unit and reduce.
@@ -128,6 +123,23 @@ class TableValuation(Valuation):
         """Evaluate units ``[start, stop)``; sets ``n_utility_evaluations_`` for the chunk."""
         game = self._game(train, valid, baseline)
         return self._evaluate(game, start, stop)
+
+    @abc.abstractmethod
+    def _evaluate(self, game: Game, start: int, stop: int) -> UtilityTable:
+        """Evaluate units ``[start, stop)`` of ``game``."""
+
+
+class TableValuation(CoalitionsValuation):
+    """A method computed from the utilities of a fixed set of coalitions (its units)."""
+
+    table_kind: ClassVar[TableKind]
+
+    def _check_size(self, n_players: int) -> None:
+        """Refuse games too large for the method (none by default)."""
+
+    def n_units(self, train: Dataset | Game) -> int:
+        self._check_size(train.n_players)
+        return table_units(self.table_kind, train.n_players)
 
     def reduce(self, partial: UtilityTable | ValuationResult) -> ValuationResult:
         """The result from a complete table (raises ValueError naming missing units)."""

@@ -24,7 +24,7 @@ bounded (summing their constraints gives ``n·e ≥ Σ v(i) − v(N)``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar, Self
+from typing import ClassVar
 
 import numpy as np
 from scipy.linalg import null_space
@@ -33,7 +33,7 @@ from scipy.optimize import linprog, nnls
 from valuation.core.chunking import UtilityTable, resolve_seed, sample_rng
 from valuation.core.dataset import Dataset
 from valuation.core.game import Game, RunUtility
-from valuation.core.methods.base import Valuation
+from valuation.core.methods.base import CoalitionsValuation
 from valuation.core.progress import ProgressReporter
 from valuation.core.result import ValuationResult
 
@@ -106,7 +106,7 @@ def _minimum_norm(members: np.ndarray, bound: np.ndarray, total: float) -> np.nd
     return start + basis @ (-residual[:-1] / residual[-1])
 
 
-class LeastCore(Valuation):
+class LeastCore(CoalitionsValuation):
     """Egalitarian least-core payouts (see the module docstring).
 
     Parameters
@@ -200,27 +200,6 @@ class LeastCore(Valuation):
         if self.random_state is None:
             raise ValueError("sampled LeastCore needs an integer random_state")
         return resolve_seed(self.random_state)
-
-    def fit(self, train: Dataset | Game, valid: Dataset | None = None, *, baseline=None) -> Self:
-        """Evaluate the coalitions and solve; sets ``result_``, ``subsidy_``,
-        ``n_utility_evaluations_`` and ``utility_table_``."""
-        game = self._game(train, valid, baseline)
-        table = self._evaluate(game, 0, self.n_units(game))
-        self.utility_table_ = table
-        self.result_ = self.reduce(table)
-        return self
-
-    def fit_chunk(
-        self,
-        train: Dataset | Game,
-        valid: Dataset | None = None,
-        *,
-        baseline: Dataset | None = None,
-        start: int,
-        stop: int,
-    ) -> UtilityTable:
-        """Evaluate units ``[start, stop)``; sets ``n_utility_evaluations_`` for the chunk."""
-        return self._evaluate(self._game(train, valid, baseline), start, stop)
 
     def reduce(self, partial: UtilityTable | ValuationResult) -> ValuationResult:
         """Solve the least core over the merged table's coalitions; sets ``subsidy_``."""
