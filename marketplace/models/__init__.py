@@ -4,6 +4,7 @@
 from marketplace.models.accounts import Profile
 from marketplace.models.audit import AuditEvent
 from marketplace.models.datasets import Dataset, RowHash
+from marketplace.models.insights import LabelPool, QualitySignal, TaskInsight
 from marketplace.models.ledger import JournalEntry, LedgerAccount, Posting
 from marketplace.models.orders import Entitlement, IdempotencyRecord, Order, Payout
 from marketplace.models.tasks import Task
@@ -14,11 +15,14 @@ __all__ = [
     "Entitlement",
     "IdempotencyRecord",
     "JournalEntry",
+    "LabelPool",
     "LedgerAccount",
     "Order",
     "Payout",
     "Posting",
     "Profile",
+    "QualitySignal",
     "RowHash",
     "Task",
+    "TaskInsight",
 ]

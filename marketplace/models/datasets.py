@@ -15,8 +15,10 @@ class Dataset(models.Model):
         SAMPLE = "sample", "Random sample"
 
     class Status(models.TextChoices):
+        SCREENING = "screening", "Being screened"
         PUBLISHED = "published", "Published"
         HELD = "held", "Held for review"
+        REJECTED = "rejected", "Rejected"
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="datasets"

@@ -6,6 +6,11 @@ from django.db import models
 
 
 class Order(models.Model):
+    class Kind(models.TextChoices):
+        BUNDLE = "bundle", "Whole datasets"
+        ROWS = "rows", "Selected rows"
+
+    kind = models.CharField(max_length=10, choices=Kind, default=Kind.BUNDLE)
     consumer = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
     )
@@ -52,6 +57,8 @@ class Entitlement(models.Model):
         "marketplace.Dataset", on_delete=models.PROTECT, related_name="entitlements"
     )
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="entitlements")
+    #: The bought rows (0-based positions in the dataset's file), ascending; None is all rows.
+    rows = models.JSONField(null=True, blank=True)
     download_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
