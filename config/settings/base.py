@@ -193,3 +193,12 @@ DATAFAIR_VALUATION = {
     "samples_per_chunk": env_int("DATAFAIR_SAMPLES_PER_CHUNK", 10),
     "max_samples": env_int("DATAFAIR_MAX_SAMPLES", 200),
 }
+
+# Insights after a quote (services/insights.py): the share of rows reported as suspect, and
+# how many different consumers' tasks must have valued a dataset before its provider sees
+# what they said about its rows (fewer could let a provider read one consumer's data).
+DATAFAIR_INSIGHTS = {
+    "suspect_share": 0.1,
+    "min_consumers": env_int("DATAFAIR_QUALITY_MIN_CONSUMERS", 3),
+    "k": 5,
+}
