@@ -1,6 +1,7 @@
 """Buying a quoted task: one transaction that captures the charge from the hold, settles it
 through escrow to the providers, the platform fee and any withheld amount, releases the rest
-of the hold, and grants the downloads.
+of the hold, and grants the downloads. What is bought is either the quote's bundle of whole
+datasets or the task's row-level offer (the rows' entitlements name the rows).
 
 Money is conserved to the cent: the settlement from :mod:`pricing` already satisfies
 charge = Σ payouts + fee + withheld + refund, and the ledger refuses any entry that does
@@ -10,6 +11,8 @@ pass the status check.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 
 from django.db import transaction
@@ -23,12 +26,14 @@ from marketplace.models import (
     Order,
     Payout,
     Task,
+    TaskInsight,
 )
 from marketplace.services.audit import audit_record
-from marketplace.services.errors import Conflict, PermissionDenied
+from marketplace.services.errors import Conflict, PermissionDenied, ServiceError
 from marketplace.services.ledger import ledger_account, ledger_post
-from marketplace.services.wallet import wallet_release
+from marketplace.services.wallet import wallet_hold, wallet_release
 from pricing.quote import Quote
+from pricing.settlement import Settlement
 
 Kind = LedgerAccount.Kind
 
@@ -65,8 +70,58 @@ def _receipt(task: Task, order: Order, dataset: Dataset, offer: Quote, cents: in
     }
 
 
+@dataclass(frozen=True)
+class _Sale:
+    """What a purchase settles: the settlement, the rows bought of each dataset (None: all
+    of them) and each payout's receipt."""
+
+    settlement: Settlement
+    rows: dict[str, list[int] | None]
+    receipt: Callable[[Order, Dataset, int], dict]
+
+
+def _bundle_sale(task: Task) -> _Sale:
+    offer = Quote.from_dict(task.quote["offer"])
+    if not offer.sale:
+        raise Conflict(f"there is nothing to buy: {offer.reason}")
+    return _Sale(
+        offer.settlement,
+        {pid: None for pid in offer.bundle},
+        lambda order, dataset, cents: _receipt(task, order, dataset, offer, cents),
+    )
+
+
+def _rows_sale(task: Task) -> _Sale:
+    insight = TaskInsight.objects.filter(task=task).first()
+    offer = insight.row_offer if insight is not None else None
+    if not offer:
+        raise Conflict("ask for a row offer first (POST /api/tasks/<id>/row-offer/)")
+    if not offer["settlement"]:
+        raise Conflict("the row offer buys no rows: raise its budget")
+    settlement = Settlement.from_dict(offer["settlement"])
+
+    def receipt(order: Order, dataset: Dataset, cents: int) -> dict:
+        rows = offer["rows"][str(dataset.pk)]
+        return {
+            "order": order.pk,
+            "task": task.pk,
+            "kind": Order.Kind.ROWS,
+            "dataset": {"id": dataset.pk, "title": dataset.title, "sha256": dataset.content_sha256},
+            "rows": len(rows),
+            "rows_price_cents": offer["row_cents"][str(dataset.pk)],
+            "pricing": "each row at its KNN-Shapley value times the task's value of a point",
+            "payout_cents": cents,
+            "charge_cents": settlement.charge_cents,
+            "fee_cents": settlement.fee_cents,
+        }
+
+    return _Sale(settlement, dict(offer["rows"]), receipt)
+
+
 @transaction.atomic
-def task_purchase(*, task: Task, user) -> Order:
+def task_purchase(*, task: Task, user, kind: str = Order.Kind.BUNDLE) -> Order:
+    """Buy a quoted task's offer: the bundle of whole datasets, or (``kind="rows"``) the
+    latest row-level offer of :func:`marketplace.services.insights.task_row_offer`."""
     task = (
         Task.objects.select_for_update(of=("self",)).select_related("valuation_job").get(pk=task.pk)
     )
@@ -76,15 +131,27 @@ def task_purchase(*, task: Task, user) -> Order:
         raise Conflict("this task has already been purchased")
     if task.status != Task.Status.QUOTED:
         raise Conflict(f"the task is {task.status}; only a quoted task can be bought")
-    offer = Quote.from_dict(task.quote["offer"])
-    if not offer.sale:
-        raise Conflict(f"there is nothing to buy: {offer.reason}")
-    settlement = offer.settlement
+    if kind not in Order.Kind.values:
+        raise ServiceError(f"kind must be one of {', '.join(Order.Kind.values)}", field="kind")
+    sale = _rows_sale(task) if kind == Order.Kind.ROWS else _bundle_sale(task)
+    datasets = Dataset.objects.select_related("owner").in_bulk([int(pid) for pid in sale.rows])
+    gone = sorted(pk for pk, d in datasets.items() if d.status != Dataset.Status.PUBLISHED)
+    if gone:
+        raise Conflict(
+            f"dataset(s) {', '.join(map(str, gone))} are no longer on sale (held for review); "
+            "this offer cannot be bought"
+        )
+    settlement = sale.settlement
     charge = settlement.charge_cents
-    if charge > task.held_cents:
-        raise Conflict("the quote exceeds the budget held for this task")
     reference = f"task:{task.pk}"
+    if charge > task.held_cents:
+        if kind == Order.Kind.BUNDLE:
+            raise Conflict("the quote exceeds the budget held for this task")
+        # A quote without a sale released the hold; a row purchase holds what it needs.
+        wallet_hold(user=user, amount_cents=charge - task.held_cents, reference=reference)
+        task.held_cents = charge
     order = Order.objects.create(
+        kind=kind,
         consumer=user,
         task=task,
         price_cents=charge,
@@ -100,7 +167,6 @@ def task_purchase(*, task: Task, user) -> Order:
         reference=reference,
         postings=[(ledger_account(Kind.HOLD, user), -charge), (escrow, charge)],
     )
-    datasets = Dataset.objects.select_related("owner").in_bulk([int(pid) for pid in offer.bundle])
     postings = [
         (escrow, -charge),
         (ledger_account(Kind.FEE), settlement.fee_cents),
@@ -115,7 +181,7 @@ def task_purchase(*, task: Task, user) -> Order:
             provider=dataset.owner,
             dataset=dataset,
             amount_cents=cents,
-            receipt=_receipt(task, order, dataset, offer, cents),
+            receipt=sale.receipt(order, dataset, cents),
         )
     ledger_post(
         kind=JournalEntry.Kind.SETTLE,
@@ -124,8 +190,10 @@ def task_purchase(*, task: Task, user) -> Order:
         postings=postings,
     )
     wallet_release(user=user, amount_cents=task.held_cents - charge, reference=reference)
-    for dataset in datasets.values():
-        Entitlement.objects.create(user=user, dataset=dataset, order=order)
+    for pid, dataset in datasets.items():
+        Entitlement.objects.create(
+            user=user, dataset=dataset, order=order, rows=sale.rows[str(pid)]
+        )
     Dataset.objects.filter(pk__in=datasets).update(sales_count=F("sales_count") + 1)
     task.status = Task.Status.PURCHASED
     task.held_cents = 0
@@ -134,6 +202,6 @@ def task_purchase(*, task: Task, user) -> Order:
         actor=user,
         action="order.purchase",
         obj=order,
-        data={"charge_cents": charge, "datasets": sorted(datasets)},
+        data={"charge_cents": charge, "datasets": sorted(datasets), "kind": kind},
     )
     return order

@@ -20,6 +20,7 @@ from django.utils import timezone
 from marketplace.models import Dataset, Task
 from marketplace.services.datasets import read_upload
 from marketplace.services.errors import Conflict, PermissionDenied, ServiceError, Throttled
+from marketplace.services.insights import insight_schedule
 from marketplace.services.storage import files_with_rows
 from marketplace.services.wallet import wallet_hold, wallet_release
 from pricing.bundle import choose_bundle, subgame_shapley
@@ -351,10 +352,13 @@ def on_job_finished(sender, job: ValuationJob, **kwargs) -> None:
         return
     if job.status == ValuationJob.Status.SUCCEEDED:
         try:
-            task_quote(task)
+            task = task_quote(task)
         except Exception as exc:  # a quote that cannot be made must not keep the money held
             logger.exception("quoting task %s failed", task.pk)
             _release_hold(task, Task.Status.FAILED, f"the quote could not be made: {exc}")
+            return
+        if task.status == Task.Status.QUOTED:
+            insight_schedule(task)
     elif job.status == ValuationJob.Status.FAILED:
         _release_hold(task, Task.Status.FAILED, job.error)
     elif job.status == ValuationJob.Status.CANCELLED:

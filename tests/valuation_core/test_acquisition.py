@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.datasets import make_classification
 
-from valuation.core.acquisition import PoolRanker, buy_rows, row_prices
+from valuation.core.acquisition import PoolRanker, buy_rows, buy_top_rows, row_prices
 from valuation.core.dataset import Dataset
 
 
@@ -92,3 +92,15 @@ def test_value_mix_one_orders_by_predicted_value():
     assert np.all(np.diff(ranker.predicted_values_[ranker.ranking_]) <= 0)
     with pytest.raises(ValueError):
         PoolRanker(strategy="value").fit(labeled, X_pool)
+
+
+def test_buy_top_rows_takes_the_most_valuable_first_and_fills_what_is_left():
+    values = np.array([0.5, 4.0, -1.0, 3.0, 2.0, 0.0])
+    prices = np.array([1, 40, 1, 30, 20, 1])
+    # 40 + 30 = 70 of 75: the 20-cent row no longer fits, the 1-cent row does.
+    assert buy_top_rows(values, prices, 75).tolist() == [0, 1, 3]
+    assert buy_top_rows(values, prices, 0).tolist() == []
+    # Never a row worth nothing, whatever the budget.
+    assert buy_top_rows(values, prices, 10_000).tolist() == [0, 1, 3, 4]
+    with pytest.raises(ValueError, match="non-negative"):
+        buy_top_rows(values, prices, -1)

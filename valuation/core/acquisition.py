@@ -7,7 +7,9 @@ set of rows of largest total value whose total price is at most the budget — a
 knapsack in integer cents. It is solved exactly by dynamic programming over the budget when
 ``n_rows · (budget + 1)`` cells fit in ``max_cells``; beyond that, greedily by value per cent
 (a row that does not fit is skipped and cheaper ones are still tried). Either way the total
-price never exceeds the budget. Rows of value ≤ 0 are never bought.
+price never exceeds the budget. Rows of value ≤ 0 are never bought. With prices
+proportional to values every full spend buys about the same total value, so a row-level
+offer uses :func:`buy_top_rows` instead: the most valuable rows first.
 
 **Active learning.** :class:`PoolRanker` orders an unlabeled pool for annotation:
 
@@ -91,7 +93,8 @@ def buy_rows(
     candidates = np.flatnonzero((values > 0) & (prices <= budget))
     if candidates.size * (budget + 1) <= max_cells:
         return _knapsack(values[candidates], prices[candidates], int(budget), candidates), True
-    return _greedy(values[candidates], prices[candidates], int(budget), candidates), False
+    density = values[candidates] / prices[candidates]
+    return _greedy(density, prices[candidates], int(budget), candidates), False
 
 
 def _knapsack(values: np.ndarray, prices: np.ndarray, budget: int, rows: np.ndarray) -> np.ndarray:
@@ -111,8 +114,27 @@ def _knapsack(values: np.ndarray, prices: np.ndarray, budget: int, rows: np.ndar
     return np.sort(np.array(chosen, dtype=np.int64))
 
 
-def _greedy(values: np.ndarray, prices: np.ndarray, budget: int, rows: np.ndarray) -> np.ndarray:
-    order = np.argsort(-values / prices, kind="stable")
+def buy_top_rows(values: np.ndarray, prices: np.ndarray, budget: int) -> np.ndarray:
+    """The most valuable rows first, each one that still fits the budget (ascending rows).
+
+    When prices are proportional to values (:func:`row_prices`), every way of spending the
+    budget buys about the same total value, so :func:`buy_rows`'s optimum is decided by
+    rounding; this rule breaks that tie toward the rows most certainly useful — the highest
+    valued — and is what a row-level offer should use. Rows of value ≤ 0 are never bought.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    prices = np.asarray(prices)
+    if values.shape != prices.shape or values.ndim != 1:
+        raise ValueError("values and prices must be 1-d arrays of the same length")
+    if budget < 0:
+        raise ValueError(f"budget must be non-negative, got {budget!r}")
+    candidates = np.flatnonzero((values > 0) & (prices <= budget))
+    return _greedy(values[candidates], prices[candidates], int(budget), candidates)
+
+
+def _greedy(key: np.ndarray, prices: np.ndarray, budget: int, rows: np.ndarray) -> np.ndarray:
+    """Rows by ``key``, largest first, each taken while it fits the budget."""
+    order = np.argsort(-key, kind="stable")
     chosen, spent = [], 0
     for i in order:
         if spent + prices[i] <= budget:

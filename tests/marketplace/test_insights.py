@@ -1,0 +1,209 @@
+"""A quoted task's insights: prune suggestions with measured lifts, explanations of wrong
+predictions, sensitivity, row-level offers and purchases, and the providers' across-task
+quality signals — with rows of unbought data hidden and the money conserved to the cent."""
+
+import numpy as np
+import pytest
+
+from marketplace.models import Entitlement, Order, QualitySignal, Task, TaskInsight
+from marketplace.selectors.insights import dataset_quality_from_tasks
+from marketplace.services.errors import Conflict, InsufficientFunds, ServiceError
+from marketplace.services.insights import insight_for, insight_run, task_row_offer
+from marketplace.services.purchases import task_purchase
+from marketplace.services.wallet import wallet_deposit
+from tests.marketplace.conftest import client_for, make_user
+from tests.marketplace.test_task_flow import assert_ledger_balanced, market, submit  # noqa: F401
+from tests.support.jobs import run_job
+
+pytestmark = pytest.mark.django_db
+
+
+def quoted_task(consumer, **overrides) -> Task:
+    response = submit(consumer, **overrides)
+    assert response.status_code == 201, response.json()
+    task = Task.objects.get(pk=response.json()["id"])
+    run_job(task.valuation_job)
+    task.refresh_from_db()
+    assert task.status == Task.Status.QUOTED, task.error
+    return task
+
+
+@pytest.fixture
+def insight(market):
+    _, ids, consumer = market
+    task = quoted_task(consumer)
+    done = insight_run(task.pk)
+    assert done.status == TaskInsight.Status.READY, done.error
+    return task, ids, consumer, done
+
+
+def test_prune_suggestions_name_the_harmful_dataset_with_a_measured_lift(insight):
+    task, ids, _, done = insight
+    prune = done.report["prune"]
+    flipped = ids[2]
+    suggested = {item["dataset"]: item for item in prune["datasets"]}
+    assert flipped in suggested, prune["datasets"]
+    assert suggested[flipped]["score_after"] > suggested[flipped]["score_before"]
+    assert set(suggested) <= set(ids)
+    rows = prune["rows"]
+    assert rows["count"] == round(0.1 * 240)
+    assert sum(len(r) for r in rows["by_dataset"].values()) == rows["count"]
+    # Most suspects come from the dataset whose labels were flipped.
+    assert len(rows["by_dataset"][str(flipped)]) > rows["count"] / 2
+
+
+def test_wrong_predictions_are_explained_by_rows_of_the_looked_at_data(insight):
+    task, ids, _, done = insight
+    debug = done.report["debug"]
+    assert debug["points"], "a 200-row validation set has some wrong predictions"
+    looked_at = set(done.report["looked_at"])
+    assert looked_at == {int(d) for d in task.quote["offer"]["bundle"]}
+    for point in debug["points"]:
+        assert point["label"] != point["predicted"]
+        for driver in point["drivers"]:
+            assert driver["dataset"] in looked_at
+            assert driver["value"] < 0
+            assert 0 <= driver["row"] < 80
+    sensitivity = done.report["sensitivity"]
+    assert sensitivity["model"] == "logistic"
+    assert sensitivity["loss"]["threshold"] > sensitivity["loss"]["original"]
+
+
+def test_before_a_purchase_the_consumer_sees_counts_not_rows(insight):
+    task, ids, consumer, _ = insight
+    seen = insight_for(task=task, user=consumer)
+    assert seen["status"] == "ready"
+    for name, item in seen["report"]["prune"]["rows"]["by_dataset"].items():
+        assert item["rows"] == [] and item["hidden"] == item["count"] > 0, name
+    for point in seen["report"]["debug"]["points"]:
+        assert all(d["row"] is None and d["label"] is None for d in point["drivers"])
+    stranger = make_user("stranger", "consumer")
+    with pytest.raises(Exception, match="not your task"):
+        insight_for(task=task, user=stranger)
+
+
+def row_values(done: TaskInsight) -> dict[tuple[int, int], float]:
+    with done.row_values_file.open("rb") as handle, np.load(handle) as arrays:
+        keys = zip(arrays["dataset"].tolist(), arrays["position"].tolist(), strict=True)
+        return dict(zip(keys, arrays["value"].tolist(), strict=True))
+
+
+def test_a_row_offer_buys_the_most_valuable_rows_within_budget(insight):
+    task, ids, consumer, done = insight
+    offer = task_row_offer(task=task, user=consumer, budget_cents=3_000)
+    settlement = offer["settlement"]
+    charge = settlement["charge_cents"]
+    assert 0 < charge == offer["price_cents"] <= 3_000
+    assert charge == sum(settlement["payouts"].values()) + settlement["fee_cents"]
+    assert settlement["withheld_cents"] == settlement["refund_cents"] == 0
+    assert sum(offer["row_cents"].values()) == charge
+    values = row_values(done)
+    bought = {(int(d), row) for d, rows in offer["rows"].items() for row in rows}
+    assert all(values[key] > 0 for key in bought)
+    # The most valuable rows come first (the five best cost about 2,600 cents together).
+    best = sorted(values, key=values.get, reverse=True)[:5]
+    assert set(best) <= bought
+    # With the whole budget, rows of the dataset whose labels were flipped are the fewest.
+    whole = task_row_offer(task=task, user=consumer, budget_cents=20_000)
+    counts = {int(d): len(rows) for d, rows in whole["rows"].items()}
+    assert counts.get(ids[2], 0) < min(counts.get(ids[0], 0), counts.get(ids[1], 0)), counts
+    offer = task_row_offer(task=task, user=consumer, budget_cents=3_000)
+
+    order = task_purchase(task=task, user=consumer, kind=Order.Kind.ROWS)
+    assert order.kind == "rows" and order.price_cents == charge
+    granted = {e.dataset_id: e.rows for e in Entitlement.objects.filter(order=order)}
+    assert granted == {int(d): rows for d, rows in offer["rows"].items()}
+    assert_ledger_balanced()
+    wallet = client_for(consumer).get("/api/wallet/").json()
+    assert wallet["balance_cents"] == 50_000 - charge and wallet["held_cents"] == 0
+
+    seen = insight_for(task=task, user=consumer)["report"]["prune"]["rows"]["by_dataset"]
+    for name, item in seen.items():
+        bought = set(granted.get(int(name), []))
+        assert set(item["rows"]) <= bought
+
+
+def test_the_bundle_purchase_reveals_the_bought_datasets_rows(insight):
+    task, ids, consumer, _ = insight
+    task_purchase(task=task, user=consumer)
+    bundle = {int(d) for d in task.quote["offer"]["bundle"]}
+    seen = insight_for(task=task, user=consumer)["report"]
+    for name, item in seen["prune"]["rows"]["by_dataset"].items():
+        if int(name) in bundle:
+            assert item["hidden"] == 0 and len(item["rows"]) == item["count"]
+        else:
+            assert item["rows"] == []
+    drivers = [d for p in seen["debug"]["points"] for d in p["drivers"]]
+    assert drivers and all(d["row"] is not None for d in drivers)
+
+
+def test_row_offers_are_refused_clearly(insight, market):
+    task, _, consumer, _ = insight
+    with pytest.raises(ServiceError, match="this task's budget is 20000"):
+        task_row_offer(task=task, user=consumer, budget_cents=20_001)
+    with pytest.raises(Conflict, match="ask for a row offer first"):
+        task_purchase(task=task, user=consumer, kind="rows")
+    task_row_offer(task=task, user=consumer, budget_cents=0)
+    with pytest.raises(Conflict, match="buys no rows"):
+        task_purchase(task=task, user=consumer, kind="rows")
+
+
+def test_a_row_purchase_after_a_quote_without_sale_holds_what_it_needs(market):
+    _, ids, consumer = market
+    task = quoted_task(consumer, candidates=[ids[2]], budget_cents=2_000)
+    assert not task.quote["offer"]["sale"] and task.held_cents == 0
+    insight_run(task.pk)
+    offer = task_row_offer(task=task, user=consumer, budget_cents=2_000)
+    assert offer["price_cents"] > 0
+    poor = make_user("poor", "consumer")
+    task.consumer = poor
+    task.save(update_fields=["consumer"])
+    with pytest.raises(InsufficientFunds):
+        task_purchase(task=task, user=poor, kind="rows")
+    assert not Order.objects.exists()
+    task.consumer = consumer
+    task.save(update_fields=["consumer"])
+    order = task_purchase(task=task, user=consumer, kind="rows")
+    assert order.price_cents == offer["price_cents"]
+    assert_ledger_balanced()
+
+
+def test_providers_see_signals_only_across_enough_consumers(market, settings):
+    _, ids, first = market
+    settings.DATAFAIR_INSIGHTS = {**settings.DATAFAIR_INSIGHTS, "min_consumers": 2}
+    task = quoted_task(first)
+    insight_run(task.pk)
+    assert QualitySignal.objects.filter(task=task).count() == 3
+    report = dataset_quality_from_tasks(task.candidates.get(pk=ids[2]))
+    assert report == {**report, "shown": False, "consumers": 1, "rows": [], "mean_change": None}
+
+    second = make_user("second", "consumer")
+    wallet_deposit(user=second, amount_cents=50_000)
+    insight_run(quoted_task(second).pk)
+    report = dataset_quality_from_tasks(task.candidates.get(pk=ids[2]))
+    assert report["shown"] and report["consumers"] == 2 and report["tasks"] == 2
+    assert report["rows"], "two tasks on the same validation data flag common rows"
+    assert all(row["flagged_by"] == 2 and 0 <= row["row"] < 80 for row in report["rows"])
+    assert report["mean_change"] > 0, "dropping the flipped rows helps"
+
+
+def test_insights_that_cannot_be_computed_are_failed_not_fatal(market):
+    _, _, consumer = market
+    task = quoted_task(consumer)
+    job = task.valuation_job
+    job.spec = {**job.spec, "valid": "missing.csv"}
+    job.save(update_fields=["spec"])
+    done = insight_run(task.pk)
+    assert done.status == TaskInsight.Status.FAILED and "missing.csv" in done.error
+    task.refresh_from_db()
+    assert task.status == Task.Status.QUOTED
+
+
+def test_row_values_cover_every_candidate_row(insight):
+    _, ids, _, done = insight
+    with done.row_values_file.open("rb") as handle, np.load(handle) as arrays:
+        assert sorted(np.unique(arrays["dataset"]).tolist()) == sorted(ids)
+        assert arrays["value"].shape == (240,)
+        for dataset in ids:
+            positions = arrays["position"][arrays["dataset"] == dataset]
+            assert positions.tolist() == list(range(80))
