@@ -1,0 +1,280 @@
+"""Annotation pools: ranking, labeling in rounds, refused uploads and labels, who may see a
+pool, and the export of the labels given."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from django.core.files.base import ContentFile
+
+from marketplace.models import LabelPool, Task
+from marketplace.services.datasets import read_upload
+from marketplace.services.errors import PermissionDenied, ServiceError
+from marketplace.services.pools import (
+    pool_create,
+    pool_export,
+    pool_label,
+    pool_next_batch,
+    pool_note,
+    pool_seed,
+)
+from tests.marketplace.conftest import make_user, table_csv, upload
+
+pytestmark = pytest.mark.django_db
+
+POOL_ROWS = 60
+
+
+def make_task(consumer, *, baseline: bool = True) -> Task:
+    """A consumer's task as task_submit stores it, without the market around it: pools only
+    read its schema, validation rows and baseline."""
+    validation = table_csv(200, seed=9)
+    _, schema, _ = read_upload(upload(validation), field="validation_file", label="y")
+    task = Task(
+        consumer=consumer,
+        title="No-shows",
+        label_column="y",
+        metric="accuracy",
+        model="logistic_regression",
+        budget_cents=1000,
+        value_per_point_cents=10,
+        schema=schema.to_dict(),
+    )
+    task.validation_file.save("valid.csv", ContentFile(validation), save=False)
+    if baseline:
+        task.baseline_file.save("base.csv", ContentFile(table_csv(20, seed=10)), save=False)
+    task.save()
+    return task
+
+
+def pool_table(**changes) -> tuple[bytes, pd.Series]:
+    """The pool's rows (no label) and their true labels; ``changes`` edit the columns."""
+    frame = pd.read_csv(io.BytesIO(table_csv(POOL_ROWS, seed=4)))
+    truth = frame.pop("y")
+    for name, value in changes.items():
+        if value is None:
+            frame = frame.drop(columns=name)
+        else:
+            frame[name] = value
+    return frame.to_csv(index=False).encode(), truth
+
+
+@pytest.fixture
+def task(consumer):
+    return make_task(consumer)
+
+
+def create(task, strategy="value", batch_size=10, data=None):
+    data = pool_table()[0] if data is None else data
+    return pool_create(
+        task=task,
+        user=task.consumer,
+        upload=upload(data, "pool.csv"),
+        strategy=strategy,
+        batch_size=batch_size,
+    )
+
+
+def label_batch(pool, truth):
+    batch = pool.ranking[: pool.batch_size]
+    return pool_label(pool=pool, user=pool.consumer, labels={r: int(truth[r]) for r in batch})
+
+
+def pool_files(settings) -> list:
+    folder = settings.MEDIA_ROOT / "pools"
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+
+
+# --- ranking ---------------------------------------------------------------------------------
+
+
+def test_a_new_pool_ranks_every_row_and_offers_a_batch_of_its_size(task):
+    pool = create(task, batch_size=7)
+    assert sorted(pool.ranking) == list(range(POOL_ROWS)) and pool.n_rows == POOL_ROWS
+    assert len(pool.scores) == POOL_ROWS
+    assert pool.scores == sorted(pool.scores, reverse=True), "first to annotate first"
+    batch = pool_next_batch(pool)
+    assert [b["row"] for b in batch] == pool.ranking[:7]
+    frame = pd.read_csv(io.BytesIO(pool_table()[0]))
+    first = batch[0]
+    assert first["values"] == frame.iloc[first["row"]].to_dict()
+    assert pool_note(pool) == "", "the baseline has both classes"
+
+
+def test_labeled_rows_leave_the_ranking(task):
+    _, truth = pool_table()
+    pool = create(task)
+    batch = pool.ranking[:10]
+    pool = label_batch(pool, truth)
+    assert pool.rounds == 1 and sorted(map(int, pool.labels)) == sorted(batch)
+    assert set(pool.ranking) == set(range(POOL_ROWS)) - set(batch)
+    assert len(pool.scores) == POOL_ROWS - 10
+    assert {b["row"] for b in pool_next_batch(pool)}.isdisjoint(batch)
+
+
+def test_the_strategies_order_the_pool_differently(task):
+    rankings = {s: create(task, strategy=s).ranking for s in LabelPool.Strategy.values}
+    assert rankings["value"] != rankings["uncertainty"]
+    assert rankings["value"] != rankings["random"]
+    assert rankings["uncertainty"] != rankings["random"]
+
+
+@pytest.mark.parametrize("strategy", ["value", "uncertainty"])
+def test_labels_change_the_order_of_the_rest(task, strategy):
+    _, truth = pool_table()
+    pool = create(task, strategy=strategy)
+    before = pool.ranking
+    pool = label_batch(pool, truth)
+    kept = [r for r in before if r in set(pool.ranking)]
+    assert pool.ranking != kept, "the model refitted on the new labels reorders the pool"
+
+
+def test_the_random_order_is_reproducible_and_keeps_its_order_as_rows_are_labeled(task):
+    _, truth = pool_table()
+    pool = create(task, strategy="random")
+    again = create(task, strategy="random")
+    assert again.ranking != pool.ranking, "each pool has its own seed"
+    before = pool.ranking
+    pool = label_batch(pool, truth)
+    assert pool.ranking == before[10:]
+    assert pool.ranking == [r for r in seeded_order(pool) if str(r) not in pool.labels]
+
+
+def seeded_order(pool) -> list[int]:
+    """The pool's random order, drawn as the engine draws it from the pool's seed."""
+    draws = np.random.default_rng(pool_seed(pool)).random(pool.n_rows)
+    return np.argsort(-draws, kind="stable").tolist()
+
+
+@pytest.mark.parametrize("strategy", ["value", "uncertainty"])
+def test_without_two_labeled_classes_the_pool_falls_back_to_its_random_order_and_says_so(
+    consumer, strategy
+):
+    _, truth = pool_table()
+    task = make_task(consumer, baseline=False)
+    pool = create(task, strategy=strategy)
+    assert "fewer than two classes" in pool_note(pool)
+    assert pool.ranking == seeded_order(pool)
+    zeros = truth[truth == 0].index[:2].tolist()
+    pool = pool_label(pool=pool, user=consumer, labels={r: 0 for r in zeros})
+    assert "fewer than two classes" in pool_note(pool), "one class is still no model"
+    assert pool.ranking == [r for r in seeded_order(pool) if r not in zeros]
+    one = int(truth[truth == 1].index[0])
+    pool = pool_label(pool=pool, user=consumer, labels={one: 1})
+    assert pool_note(pool) == ""
+    assert pool.ranking != [r for r in seeded_order(pool) if r not in {*zeros, one}]
+
+
+# --- refusals --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "column", "words"),
+    [
+        ({"y": 1}, "y", "label column"),
+        ({"f3": None}, "f3", "missing"),
+        ({"extra": 1.0}, "extra", "not a feature"),
+        ({"colour": 3.5}, "colour", "numeric in the pool"),
+        ({"f2": "high"}, "f2", "categorical in the pool"),
+    ],
+)
+def test_a_pool_without_exactly_the_tasks_features_is_refused_by_column(
+    task, settings, changes, column, words
+):
+    data, _ = pool_table(**changes)
+    with pytest.raises(ServiceError) as refused:
+        create(task, data=data)
+    assert refused.value.details["column"] == column
+    assert column in refused.value.message and words in refused.value.message
+    assert not LabelPool.objects.exists() and pool_files(settings) == []
+
+
+def test_a_missing_value_is_refused_naming_row_and_column(task, settings):
+    frame = pd.read_csv(io.BytesIO(pool_table()[0]))
+    frame.loc[4, "f1"] = None
+    with pytest.raises(ServiceError) as refused:
+        create(task, data=frame.to_csv(index=False).encode())
+    assert refused.value.details == {"row": 5, "column": "f1"}
+    assert not LabelPool.objects.exists() and pool_files(settings) == []
+
+
+def test_a_failure_while_ranking_leaves_no_pool_and_no_file(task, settings):
+    task.validation_file.storage.delete(task.validation_file.name)
+    with pytest.raises(FileNotFoundError):
+        create(task)
+    assert not LabelPool.objects.exists() and pool_files(settings) == []
+
+
+def test_regression_tasks_take_the_random_strategy_only(consumer):
+    task = make_task(consumer)
+    task.schema = {**task.schema, "task": "regression", "classes": []}
+    task.save(update_fields=["schema"])
+    with pytest.raises(ServiceError) as refused:
+        create(task, strategy="uncertainty")
+    assert refused.value.field == "strategy"
+    pool = create(task, strategy="random")
+    with pytest.raises(ServiceError, match="row 3: the label 'tall' is not a number"):
+        pool_label(pool=pool, user=consumer, labels={3: "tall"})
+    pool = pool_label(pool=pool, user=consumer, labels={3: "2.5", 4: 7})
+    assert pool.labels == {"3": 2.5, "4": 7.0}
+
+
+@pytest.mark.parametrize(
+    ("labels", "words"),
+    [
+        ({POOL_ROWS: 1}, f"row {POOL_ROWS} is not in the pool"),
+        ({-1: 1}, "row -1 is not in the pool"),
+        ({5: "benign"}, "row 5: 'benign' is not a class of this task; the classes are 0, 1"),
+        ({5: 2}, "row 5: 2 is not a class"),
+        ({5: [1]}, "row 5: [1] is not a class"),
+        ({5: True}, "row 5: True is not a class"),
+        ({}, "give at least one label"),
+    ],
+)
+def test_bad_labels_are_refused_naming_the_row_and_nothing_changes(task, labels, words):
+    pool = create(task)
+    ranking = pool.ranking
+    with pytest.raises(ServiceError, match=words.replace("[", r"\[").replace("]", r"\]")):
+        pool_label(pool=pool, user=task.consumer, labels=labels)
+    pool.refresh_from_db()
+    assert pool.labels == {} and pool.rounds == 0 and pool.ranking == ranking
+
+
+def test_a_row_is_labeled_once(task):
+    pool = create(task)
+    pool_label(pool=pool, user=task.consumer, labels={3: 1})
+    with pytest.raises(ServiceError, match="row 3 is already labeled"):
+        pool_label(pool=pool, user=task.consumer, labels={3: 0, 4: 1})
+    pool.refresh_from_db()
+    assert pool.labels == {"3": 1} and pool.rounds == 1
+
+
+def test_only_the_tasks_consumer_makes_and_labels_its_pools(task):
+    cora = make_user("cora", "consumer")
+    with pytest.raises(PermissionDenied):
+        pool_create(task=task, user=cora, upload=upload(pool_table()[0]))
+    pool = create(task)
+    with pytest.raises(PermissionDenied):
+        pool_label(pool=pool, user=cora, labels={1: 1})
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+def test_the_export_holds_the_labeled_rows_with_their_labels(task):
+    data, truth = pool_table()
+    pool = create(task)
+    given = {r: int(truth[r]) for r in pool.ranking[:10]}
+    given[pool.ranking[10]] = "1"  # classes may arrive as text (a web form)
+    pool = pool_label(pool=pool, user=task.consumer, labels=given)
+    exported = pd.read_csv(io.BytesIO(pool_export(pool)))
+    rows = sorted(given)
+    original = pd.read_csv(io.BytesIO(data)).iloc[rows].reset_index(drop=True)
+    pd.testing.assert_frame_equal(exported.drop(columns="y"), original)
+    assert exported["y"].tolist() == [int(given[r]) for r in rows]
+    # The export is a table the task's own checks accept as labeled data.
+    _, schema, _ = read_upload(upload(pool_export(pool)), field="f", label="y")
+    assert schema.feature_names == ["f1", "f2", "f3", "f4", "colour"]
