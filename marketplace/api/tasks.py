@@ -1,5 +1,5 @@
-"""Tasks: submit (budget held, valuation started), follow progress, read the quote, cancel,
-buy; orders and payouts."""
+"""Tasks: submit (budget held, valuation started), follow progress, read the quote and the
+insights, ask for a row-level offer, cancel, buy; orders and payouts."""
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field
@@ -14,6 +14,7 @@ from marketplace.api.idempotency import HEADER, idempotent
 from marketplace.api.permissions import IsConsumer, IsProvider
 from marketplace.models import Order, Payout, Task
 from marketplace.selectors.tasks import order_list, payout_list, task_list
+from marketplace.services.insights import insight_for, task_row_offer
 from marketplace.services.purchases import task_purchase
 from marketplace.services.tasks import task_cancel, task_status, task_submit
 from valuation.core.catalog import METRICS, MODELS
@@ -171,21 +172,33 @@ class PayoutOut(serializers.ModelSerializer):
 class OrderOut(serializers.ModelSerializer):
     datasets = serializers.SerializerMethodField()
 
+    rows = serializers.SerializerMethodField()
+
     class Meta:
         model = Order
         fields = [
             "id",
+            "kind",
             "task",
             "price_cents",
             "fee_cents",
             "withheld_cents",
             "refund_cents",
             "datasets",
+            "rows",
             "created_at",
         ]
 
     def get_datasets(self, order) -> list[int]:
         return sorted(e.dataset_id for e in order.entitlements.all())
+
+    @extend_schema_field(serializers.DictField(child=serializers.IntegerField(allow_null=True)))
+    def get_rows(self, order) -> dict[str, int | None]:
+        """Rows bought of each dataset (null: the whole dataset)."""
+        return {
+            str(e.dataset_id): None if e.rows is None else len(e.rows)
+            for e in order.entitlements.all()
+        }
 
 
 class OrderDetailOut(OrderOut):
@@ -195,11 +208,20 @@ class OrderDetailOut(OrderOut):
         fields = OrderOut.Meta.fields + ["quote"]
 
 
+class PurchaseIn(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=Order.Kind.choices,
+        default=Order.Kind.BUNDLE,
+        help_text="bundle: the quote's offer of whole datasets; rows: the task's latest row "
+        "offer (POST .../row-offer/ first).",
+    )
+
+
 class TaskPurchaseApi(APIView):
     schema = ApiSchema()
 
     @api_schema(
-        request=None,
+        request=PurchaseIn,
         parameters=[
             OpenApiParameter(
                 HEADER,
@@ -211,6 +233,8 @@ class TaskPurchaseApi(APIView):
         ],
         responses={
             201: OrderDetailOut,
+            400: ErrorSerializer,
+            402: ErrorSerializer,
             404: ErrorSerializer,
             409: ErrorSerializer,
             422: ErrorSerializer,
@@ -219,10 +243,79 @@ class TaskPurchaseApi(APIView):
     def post(self, request, pk: int):
         def work():
             task = get_object_or_404(task_list(user=request.user), pk=pk)
-            order = task_purchase(task=task, user=request.user)
+            data = PurchaseIn(data=request.data)
+            data.is_valid(raise_exception=True)
+            order = task_purchase(task=task, user=request.user, kind=data.validated_data["kind"])
             return Response(OrderDetailOut(order).data, status=status.HTTP_201_CREATED)
 
         return idempotent(request, work)
+
+
+class InsightOut(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=["none", "pending", "ready", "failed"],
+        help_text="Insights are computed by a worker after the quote.",
+    )
+    report = serializers.JSONField(
+        allow_null=True,
+        help_text="prune (datasets and suspect rows to drop, each with the measured metric "
+        "change), debug (training rows behind each wrong prediction), sensitivity (rows to drop "
+        "to flip a conclusion, confirmed by refit), rows (per-dataset row values). Rows of "
+        "datasets you have not bought are counts only.",
+    )
+    row_offer = serializers.JSONField(allow_null=True, help_text="The latest row-level offer.")
+    error = serializers.CharField(help_text="Why the insights failed, if they did.")
+
+
+class TaskInsightApi(APIView):
+    schema = ApiSchema()
+
+    @api_schema(responses={200: InsightOut, 404: ErrorSerializer})
+    def get(self, request, pk: int):
+        task = get_object_or_404(task_list(user=request.user), pk=pk)
+        return Response(InsightOut(insight_for(task=task, user=request.user)).data)
+
+
+class RowOfferIn(serializers.Serializer):
+    budget_cents = serializers.IntegerField(
+        min_value=0, max_value=10**10, help_text="At most the task's budget."
+    )
+
+
+class RowOfferOut(serializers.Serializer):
+    budget_cents = serializers.IntegerField()
+    rows = serializers.DictField(
+        child=serializers.ListField(child=serializers.IntegerField()),
+        help_text="Dataset id → the offered rows (0-based positions in its file).",
+    )
+    value = serializers.FloatField(help_text="Sum of the rows' KNN-Shapley values.")
+    price_cents = serializers.IntegerField(help_text="Sum of the rows' prices: the charge.")
+    row_cents = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Dataset id → what its rows cost."
+    )
+    settlement = serializers.JSONField(
+        allow_null=True, help_text="Fee and payouts, exact to the cent (null: no row fits)."
+    )
+
+
+class TaskRowOfferApi(APIView):
+    schema = ApiSchema()
+
+    @api_schema(
+        request=RowOfferIn,
+        responses={
+            200: RowOfferOut,
+            400: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+    )
+    def post(self, request, pk: int):
+        task = get_object_or_404(task_list(user=request.user), pk=pk)
+        data = RowOfferIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        offer = task_row_offer(task=task, user=request.user, **data.validated_data)
+        return Response(RowOfferOut(offer).data)
 
 
 class OrderListApi(generics.ListAPIView):

@@ -207,3 +207,37 @@ def test_row_values_cover_every_candidate_row(insight):
         for dataset in ids:
             positions = arrays["position"][arrays["dataset"] == dataset]
             assert positions.tolist() == list(range(80))
+
+
+def test_the_api_serves_insights_row_offers_and_row_purchases(insight):
+    task, ids, consumer, _ = insight
+    client = client_for(consumer)
+    seen = client.get(f"/api/tasks/{task.pk}/insights/")
+    assert seen.status_code == 200
+    assert seen.json()["status"] == "ready" and seen.json()["report"]["prune"]["datasets"]
+    other = client_for(make_user("other", "consumer"))
+    assert other.get(f"/api/tasks/{task.pk}/insights/").status_code == 404
+
+    refused = client.post(f"/api/tasks/{task.pk}/row-offer/", {"budget_cents": -5}, format="json")
+    assert refused.status_code == 400 and "budget_cents" in refused.json()["errors"]
+    offer = client.post(f"/api/tasks/{task.pk}/row-offer/", {"budget_cents": 4_000}, format="json")
+    assert offer.status_code == 200, offer.json()
+    charge = offer.json()["price_cents"]
+    assert 0 < charge <= 4_000
+
+    buy = {"kind": "rows"}
+    first = client.post(
+        f"/api/tasks/{task.pk}/purchase/", buy, format="json", HTTP_IDEMPOTENCY_KEY="rows-1"
+    )
+    again = client.post(
+        f"/api/tasks/{task.pk}/purchase/", buy, format="json", HTTP_IDEMPOTENCY_KEY="rows-1"
+    )
+    assert first.status_code == again.status_code == 201, first.json()
+    assert first.json() == again.json()
+    order = first.json()
+    assert order["kind"] == "rows" and order["price_cents"] == charge
+    assert order["rows"] == {d: len(rows) for d, rows in offer.json()["rows"].items()}
+    assert Order.objects.count() == 1
+    assert_ledger_balanced()
+    bad = client.post(f"/api/tasks/{task.pk}/purchase/", {"kind": "half"}, format="json")
+    assert bad.status_code in (400, 409)
