@@ -38,6 +38,7 @@ def test_every_object_the_trader_can_read_conforms(db, market):
         ],
         "/api/datasets/{id}/download/": [market.trader_dataset["id"], market.published["id"]],
         "/api/tasks/{id}/": [market.trader_task.pk],
+        "/api/tasks/{id}/insights/": [market.trader_task.pk],
         "/api/orders/{id}/": [market.trader_order.pk],
     }
     paths = [path for path, item in schema.raw_schema["paths"].items() if "get" in item]
