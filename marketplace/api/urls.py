@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 
 from config.api import api_not_found
-from marketplace.api import accounts, datasets, tasks, wallet
+from marketplace.api import accounts, datasets, pools, tasks, wallet
 
 urlpatterns = [
     path("auth/register/", accounts.RegisterApi.as_view(), name="api-register"),
@@ -22,6 +22,11 @@ urlpatterns = [
     path("tasks/<int:pk>/purchase/", tasks.TaskPurchaseApi.as_view(), name="api-task-purchase"),
     path("tasks/<int:pk>/insights/", tasks.TaskInsightApi.as_view(), name="api-task-insights"),
     path("tasks/<int:pk>/row-offer/", tasks.TaskRowOfferApi.as_view(), name="api-task-row-offer"),
+    path("tasks/<int:pk>/pools/", pools.TaskPoolCreateApi.as_view(), name="api-task-pools"),
+    path("pools/", pools.PoolListApi.as_view(), name="api-pools"),
+    path("pools/<int:pk>/", pools.PoolDetailApi.as_view(), name="api-pool"),
+    path("pools/<int:pk>/labels/", pools.PoolLabelApi.as_view(), name="api-pool-labels"),
+    path("pools/<int:pk>/export/", pools.PoolExportApi.as_view(), name="api-pool-export"),
     path("orders/", tasks.OrderListApi.as_view(), name="api-orders"),
     path("orders/<int:pk>/", tasks.OrderDetailApi.as_view(), name="api-order"),
     path("payouts/", tasks.PayoutListApi.as_view(), name="api-payouts"),

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import io
+
+import pandas as pd
+
 from marketplace.models import Task
+from marketplace.services.pools import pool_create, pool_label
 from tests.contract.openapi import load_schema, token_header
 from tests.marketplace.conftest import client_for, make_user, table_csv, upload
 
@@ -30,6 +35,13 @@ def test_a_download_is_answered_with_its_documented_content_type(db):
 def test_every_object_the_trader_can_read_conforms(db, market):
     """Generated ids rarely hit a real object: read each one the trader may see, through
     every GET operation of the schema."""
+    rows = pd.read_csv(io.BytesIO(table_csv(30, seed=5))).drop(columns="y")
+    pool = pool_create(
+        task=market.trader_task,
+        user=market.trader,
+        upload=upload(rows.to_csv(index=False).encode(), "pool.csv"),
+    )
+    pool = pool_label(pool=pool, user=market.trader, labels={0: 1})
     ids = {
         "/api/datasets/{id}/": [
             market.trader_dataset["id"],
@@ -40,6 +52,8 @@ def test_every_object_the_trader_can_read_conforms(db, market):
         "/api/tasks/{id}/": [market.trader_task.pk],
         "/api/tasks/{id}/insights/": [market.trader_task.pk],
         "/api/orders/{id}/": [market.trader_order.pk],
+        "/api/pools/{id}/": [pool.pk],
+        "/api/pools/{id}/export/": [pool.pk],
     }
     paths = [path for path, item in schema.raw_schema["paths"].items() if "get" in item]
     assert set(ids) <= set(paths)

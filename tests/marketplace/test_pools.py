@@ -21,7 +21,7 @@ from marketplace.services.pools import (
     pool_note,
     pool_seed,
 )
-from tests.marketplace.conftest import make_user, table_csv, upload
+from tests.marketplace.conftest import client_for, make_user, table_csv, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -278,3 +278,73 @@ def test_the_export_holds_the_labeled_rows_with_their_labels(task):
     # The export is a table the task's own checks accept as labeled data.
     _, schema, _ = read_upload(upload(pool_export(pool)), field="f", label="y")
     assert schema.feature_names == ["f1", "f2", "f3", "f4", "colour"]
+
+
+# --- API -------------------------------------------------------------------------------------
+
+
+def post_pool(client, task_id, data=None, **fields):
+    form = {"file": upload(pool_table()[0] if data is None else data, "pool.csv"), **fields}
+    return client.post(f"/api/tasks/{task_id}/pools/", form, format="multipart")
+
+
+def test_a_consumer_labels_a_pool_in_rounds_through_the_api(task, consumer_client):
+    data, truth = pool_table()
+    response = post_pool(consumer_client, task.pk, strategy="uncertainty", batch_size=5, title="t")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["strategy"] == "uncertainty" and "least" in body["strategy_explanation"]
+    assert (body["labeled"], body["unlabeled"], body["rounds"], body["note"]) == (0, 60, 0, "")
+    batch = body["next_batch"]
+    assert len(batch) == 5
+    assert [b["score"] for b in batch] == sorted((b["score"] for b in batch), reverse=True)
+    frame = pd.read_csv(io.BytesIO(data))
+    assert batch[0]["values"] == frame.iloc[batch[0]["row"]].to_dict()
+
+    labels = [{"row": b["row"], "label": int(truth[b["row"]])} for b in batch]
+    url = f"/api/pools/{body['id']}/"
+    labeled = consumer_client.post(f"{url}labels/", {"labels": labels}, format="json")
+    assert labeled.status_code == 200, labeled.json()
+    after = labeled.json()
+    assert (after["labeled"], after["unlabeled"], after["rounds"]) == (5, 55, 1)
+    assert {b["row"] for b in after["next_batch"]}.isdisjoint(b["row"] for b in batch)
+    assert consumer_client.get(url).json() == after
+
+    listed = consumer_client.get("/api/pools/").json()["results"]
+    assert [p["id"] for p in listed] == [body["id"]] and "next_batch" not in listed[0]
+    export = consumer_client.get(f"{url}export/")
+    assert export.status_code == 200 and export["Content-Type"] == "text/csv"
+    exported = pd.read_csv(io.BytesIO(export.content))
+    assert sorted(zip(exported["f1"], exported["y"])) == sorted(
+        (frame["f1"][b["row"]], int(truth[b["row"]])) for b in batch
+    )
+
+
+def test_api_refusals_name_the_column_or_the_row(task, consumer_client):
+    refused = post_pool(consumer_client, task.pk, data=pool_table(extra=1.0)[0])
+    assert refused.status_code == 400
+    assert refused.json()["column"] == "extra" and "file" in refused.json()["errors"]
+    pool = create(task)
+    url = f"/api/pools/{pool.pk}/labels/"
+    bad = consumer_client.post(url, {"labels": [{"row": 2, "label": "x"}]}, format="json")
+    assert bad.status_code == 400 and bad.json()["detail"].startswith("row 2: 'x'")
+    twice = [{"row": 2, "label": 1}, {"row": 2, "label": 0}]
+    bad = consumer_client.post(url, {"labels": twice}, format="json")
+    assert bad.status_code == 400 and "once" in bad.json()["detail"]
+    assert consumer_client.post(url, {"labels": []}, format="json").status_code == 400
+
+
+def test_other_users_get_404_for_pools_and_tasks_not_theirs(task, consumer_client):
+    pool = create(task)
+    cora = client_for(make_user("cora", "consumer"))
+    assert post_pool(cora, task.pk).status_code == 404
+    assert cora.get(f"/api/pools/{pool.pk}/").status_code == 404
+    assert cora.get(f"/api/pools/{pool.pk}/export/").status_code == 404
+    labels = {"labels": [{"row": 1, "label": 1}]}
+    assert cora.post(f"/api/pools/{pool.pk}/labels/", labels, format="json").status_code == 404
+    assert cora.get("/api/pools/").json()["results"] == []
+    pool.refresh_from_db()
+    assert pool.labels == {}
+    paula = client_for(make_user("paula", "provider"))
+    assert post_pool(paula, task.pk).status_code == 403, "providers have no tasks"
+    assert consumer_client.get(f"/api/pools/{pool.pk}/").status_code == 200
