@@ -8,16 +8,19 @@ that transaction fails, so a refused or failed upload leaves nothing behind.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 
 import numpy as np
+import pyarrow.parquet as pq
 from django.conf import settings
 from django.core.files import File
 from django.db.models import Count, F
 
 from marketplace.models import Dataset, Entitlement, RowHash
 from marketplace.selectors.datasets import dataset_entitlement
+from marketplace.selectors.insights import entitled_rows
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import PermissionDenied, ServiceError
 from marketplace.services.storage import files_with_rows
@@ -170,11 +173,38 @@ def dataset_create(
 
 def dataset_download(*, user, dataset: Dataset) -> File:
     """Open a dataset's original file for its owner or a buyer; a buyer's download is
-    counted and audited (re-downloads are free, so every one is allowed)."""
-    if dataset.owner_id != user.pk:
-        entitlement = dataset_entitlement(user=user, dataset=dataset)
-        if entitlement is None:
-            raise PermissionDenied("buy this dataset (through a task's quote) to download it")
-        Entitlement.objects.filter(pk=entitlement.pk).update(download_count=F("download_count") + 1)
-        audit_record(actor=user, action="dataset.download", obj=dataset)
-    return dataset.original_file.open("rb")
+    counted and audited (re-downloads are free, so every one is allowed). A buyer of some
+    rows only (a row-level order) gets a file of the same format holding those rows."""
+    if dataset.owner_id == user.pk:
+        return dataset.original_file.open("rb")
+    entitlement = dataset_entitlement(user=user, dataset=dataset)
+    if entitlement is None:
+        raise PermissionDenied("buy this dataset (through a task's quote) to download it")
+    Entitlement.objects.filter(pk=entitlement.pk).update(download_count=F("download_count") + 1)
+    audit_record(actor=user, action="dataset.download", obj=dataset)
+    rows = entitled_rows(user=user, dataset_ids=[dataset.pk])[dataset.pk]
+    if rows is None:
+        return dataset.original_file.open("rb")
+    with dataset.original_file.open("rb") as handle:
+        raw = handle.read()
+    return File(io.BytesIO(rows_of_file(raw, dataset.original_name, sorted(rows))))
+
+
+def rows_of_file(raw: bytes, name: str, rows: list[int]) -> bytes:
+    """The header and the given data rows (0-based) of a CSV or Parquet file, cells as
+    they were: CSV cells are copied as text (never re-typed), Parquet rows keep their
+    column types."""
+    if name.lower().endswith(".parquet"):
+        table = pq.read_table(io.BytesIO(raw)).take(rows)
+        out = io.BytesIO()
+        pq.write_table(table, out)
+        return out.getvalue()
+    records = csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""))
+    wanted = set(rows)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(next(records))
+    for index, record in enumerate(records):
+        if index in wanted:
+            writer.writerow(record)
+    return out.getvalue().encode()

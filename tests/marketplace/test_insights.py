@@ -2,11 +2,15 @@
 predictions, sensitivity, row-level offers and purchases, and the providers' across-task
 quality signals — with rows of unbought data hidden and the money conserved to the cent."""
 
+import io
+
 import numpy as np
+import pandas as pd
 import pytest
 
-from marketplace.models import Entitlement, Order, QualitySignal, Task, TaskInsight
+from marketplace.models import Dataset, Entitlement, Order, QualitySignal, Task, TaskInsight
 from marketplace.selectors.insights import dataset_quality_from_tasks
+from marketplace.services.datasets import rows_of_file
 from marketplace.services.errors import Conflict, InsufficientFunds, ServiceError
 from marketplace.services.insights import insight_for, insight_run, task_row_offer
 from marketplace.services.purchases import task_purchase
@@ -241,3 +245,31 @@ def test_the_api_serves_insights_row_offers_and_row_purchases(insight):
     assert_ledger_balanced()
     bad = client.post(f"/api/tasks/{task.pk}/purchase/", {"kind": "half"}, format="json")
     assert bad.status_code in (400, 409)
+
+
+def test_a_row_buyer_downloads_exactly_the_bought_rows(insight, market):
+    task, ids, consumer, _ = insight
+    offer = task_row_offer(task=task, user=consumer, budget_cents=5_000)
+    task_purchase(task=task, user=consumer, kind=Order.Kind.ROWS)
+    client = client_for(consumer)
+    for dataset, rows in offer["rows"].items():
+        response = client.get(f"/api/datasets/{dataset}/download/")
+        assert response.status_code == 200
+        got = b"".join(response.streaming_content).decode()
+        owner = Dataset.objects.get(pk=int(dataset))
+        with owner.original_file.open("rb") as handle:
+            lines = handle.read().decode().splitlines()
+        assert got.splitlines() == [lines[0]] + [lines[1 + row] for row in sorted(rows)]
+    unbought = set(ids) - {int(d) for d in offer["rows"]}
+    for dataset in unbought:
+        assert client.get(f"/api/datasets/{dataset}/download/").status_code == 403
+
+
+def test_rows_of_a_parquet_file_keep_their_types():
+    frame = pd.DataFrame({"a": [1, 2, 3, 4], "b": ["w", "x", "y", "z"], "c": [0.5, 1.5, 2.5, 3.5]})
+    raw = io.BytesIO()
+    frame.to_parquet(raw, index=False)
+    subset = pd.read_parquet(io.BytesIO(rows_of_file(raw.getvalue(), "d.parquet", [1, 3])))
+    pd.testing.assert_frame_equal(subset, frame.iloc[[1, 3]].reset_index(drop=True))
+    csv_rows = rows_of_file(b'a,b\n1,"x,y"\n2,z\n', "d.csv", [0]).decode()
+    assert csv_rows == 'a,b\n1,"x,y"\n'
