@@ -97,3 +97,22 @@ def test_a_planted_backdoor_is_flagged():
     screen = PoisonScreen(methods=("lava",), random_state=0).fit(upload, valid)
     assert roc_auc_score(is_bad, -screen.scores_) > 0.9
     assert is_bad[screen.flagged_].mean() > 0.6
+
+
+@pytest.mark.parametrize("d", [2, 3, 5])
+def test_similarity_means_the_same_in_few_dimensions(d):
+    rng = np.random.default_rng(d)
+    A, independent = rng.normal(size=(200, d)), rng.normal(size=(200, d))
+    copy = rng.permutation(A + 0.01 * rng.normal(size=A.shape))
+    # Independent draws of one distribution: about ln 2 · 0.25^d of rows by chance.
+    assert dataset_similarity(A, independent) < 0.1
+    assert dataset_similarity(A, copy) > 0.95
+
+
+def test_a_single_row_borrows_the_other_datasets_spacing():
+    A = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    near = np.array([[0.01, 0.0]])
+    far = np.array([[0.5, 0.5]])
+    assert near_duplicate_rows(near, A)[0].tolist() == [True]
+    assert near_duplicate_rows(far, A)[0].tolist() == [False]
+    assert dataset_similarity(near, near) == 1.0

@@ -2,22 +2,25 @@
 
 **Replication.** :func:`dataset_similarity` compares two datasets row by row. Both are
 standardised with the mean and deviation of their union (so the pair is treated alike
-whichever comes first), and a row is a *near duplicate* when its cosine similarity to some
-row of the other dataset is at least ``threshold`` — or it equals that row exactly (which
-also covers rows at the mean, whose cosine is undefined). The similarity is the share of
-rows of either dataset that have a near duplicate in the other::
+whichever comes first). A row of ``A`` is a *near duplicate* when its nearest row of ``B``
+is closer than ``radius`` times ``A``'s own typical spacing — the median distance from a row
+of ``A`` to its nearest *other* row of ``A`` — or equals it exactly (and symmetrically for
+the rows of ``B``). The similarity is the share of rows of either dataset that have a near
+duplicate in the other::
 
     SM(A, B) = (#near-duplicated rows of A + #near-duplicated rows of B) / (|A| + |B|)
 
-It lies in [0, 1], is symmetric, and ``SM(A, A) = 1``; a copy with small noise added
-stays near 1 and independent data from the same distribution near 0 once there are a few
-features (independent standardised rows in ``d`` dimensions have cosine ≈ N(0, 1/d), so
-0.98 is ~3 deviations out at ``d = 10``; with 2–3 features lower the risk by raising
-``threshold``). These are the properties of market.md §1.1 Definition 4.1 that the
-Shapley-Robust penalty relies on; ``1 − SM`` is not guaranteed to satisfy the triangle
-inequality. :func:`similarity_matrix` gives every pair of a list of datasets, ready for
-that penalty. Exact copies are also found by :func:`row_hashes`, cheap enough for every
-upload.
+It lies in [0, 1], is symmetric, and ``SM(A, A) = 1``. Measuring closeness against the
+data's own spacing is what makes the score mean the same in any dimension: for two
+independent samples of one distribution, a row's nearest neighbour in the other sample is
+about as far as its nearest neighbour in its own, and the chance that it falls within a
+quarter of that is about ``ln 2 · radius^d`` (under 1% from ``d = 4`` features, ~4% at
+``d = 2``), while a copy with noise small against the spacing stays near 1. (A fixed
+cosine threshold, tried first, called independent data with 3 features 0.7 similar.)
+These are the properties of market.md §1.1 Definition 4.1 that the Shapley-Robust penalty
+relies on; ``1 − SM`` is not guaranteed to satisfy the triangle inequality.
+:func:`similarity_matrix` gives every pair of a list of datasets, ready for that penalty.
+Exact copies are also found by :func:`row_hashes`, cheap enough for every upload.
 
 **Poisoning.** :class:`PoisonScreen` flags the lowest-valued rows of an upload against a
 clean validation set with :class:`~valuation.core.methods.consensus.Consensus`: flipped
@@ -42,8 +45,8 @@ from sklearn.base import BaseEstimator
 from valuation.core.dataset import Dataset
 from valuation.core.methods.consensus import Consensus, Detector
 
-#: Cosine similarity at or above which two standardised rows are near duplicates.
-NEAR_DUPLICATE_COSINE = 0.98
+#: A row is a near duplicate within this fraction of its dataset's typical row spacing.
+NEAR_DUPLICATE_RADIUS = 0.25
 
 #: Rows compared per block, bounding the working memory of a similarity.
 _BLOCK = 2048
@@ -55,8 +58,25 @@ def row_hashes(X: np.ndarray) -> np.ndarray:
     return np.array([hashlib.sha256(row.tobytes()).hexdigest() for row in X], dtype=object)
 
 
+def nearest_distances(A: np.ndarray, B: np.ndarray, *, same: bool = False) -> np.ndarray:
+    """Euclidean distance from each row of ``A`` to its nearest row of ``B`` (blockwise).
+
+    With ``same=True`` (``B`` is ``A``) a row is not its own neighbour; a lone row gets inf.
+    """
+    squared_b = np.einsum("ij,ij->i", B, B)
+    out = np.empty(A.shape[0])
+    for start in range(0, A.shape[0], _BLOCK):
+        block = A[start : start + _BLOCK]
+        d2 = np.einsum("ij,ij->i", block, block)[:, None] + squared_b[None, :] - 2 * block @ B.T
+        if same:
+            rows = np.arange(block.shape[0])
+            d2[rows, start + rows] = np.inf
+        out[start : start + block.shape[0]] = np.sqrt(np.maximum(d2.min(axis=1), 0.0))
+    return out
+
+
 def near_duplicate_rows(
-    X_a: np.ndarray, X_b: np.ndarray, *, threshold: float = NEAR_DUPLICATE_COSINE
+    X_a: np.ndarray, X_b: np.ndarray, *, radius: float = NEAR_DUPLICATE_RADIUS
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which rows of ``X_a`` have a near duplicate in ``X_b``, and which of ``X_b`` in ``X_a``.
 
@@ -66,43 +86,45 @@ def near_duplicate_rows(
     X_b = np.asarray(X_b, dtype=np.float64)
     if X_a.ndim != 2 or X_b.ndim != 2 or X_a.shape[1] != X_b.shape[1]:
         raise ValueError("both datasets must be 2-d with the same feature columns")
-    if not -1 <= threshold <= 1:
-        raise ValueError(f"threshold must be a cosine in [-1, 1], got {threshold!r}")
+    if not radius >= 0:
+        raise ValueError(f"radius must be non-negative, got {radius!r}")
     both = np.concatenate([X_a, X_b])
     scale = both.std(axis=0)
     scale[scale == 0] = 1.0
     A = (X_a - both.mean(axis=0)) / scale
     B = (X_b - both.mean(axis=0)) / scale
-    A_unit, B_unit = _unit_rows(A), _unit_rows(B)
+    spacing_a = float(np.median(nearest_distances(A, A, same=True)))
+    spacing_b = float(np.median(nearest_distances(B, B, same=True)))
+    # A one-row dataset has no spacing of its own: it borrows the other's (or, if both are
+    # single rows, only an exact match counts).
+    if not np.isfinite(spacing_a):
+        spacing_a = spacing_b if np.isfinite(spacing_b) else 0.0
+    if not np.isfinite(spacing_b):
+        spacing_b = spacing_a
     in_b = np.isin(row_hashes(A), row_hashes(B))
     in_a = np.isin(row_hashes(B), row_hashes(A))
-    best_of_b = np.full(B.shape[0], -np.inf)
-    for start in range(0, A.shape[0], _BLOCK):
-        cosine = A_unit[start : start + _BLOCK] @ B_unit.T
-        in_b[start : start + _BLOCK] |= cosine.max(axis=1) >= threshold
-        best_of_b = np.maximum(best_of_b, cosine.max(axis=0))
-    return in_b, in_a | (best_of_b >= threshold)
+    in_b |= nearest_distances(A, B) <= radius * spacing_a
+    in_a |= nearest_distances(B, A) <= radius * spacing_b
+    return in_b, in_a
 
 
 def dataset_similarity(
-    X_a: np.ndarray, X_b: np.ndarray, *, threshold: float = NEAR_DUPLICATE_COSINE
+    X_a: np.ndarray, X_b: np.ndarray, *, radius: float = NEAR_DUPLICATE_RADIUS
 ) -> float:
     """``SM(A, B)``: the share of rows of either dataset near-duplicated in the other."""
-    in_b, in_a = near_duplicate_rows(X_a, X_b, threshold=threshold)
+    in_b, in_a = near_duplicate_rows(X_a, X_b, radius=radius)
     return float((in_b.sum() + in_a.sum()) / (in_b.size + in_a.size))
 
 
 def similarity_matrix(
-    datasets: Sequence[np.ndarray], *, threshold: float = NEAR_DUPLICATE_COSINE
+    datasets: Sequence[np.ndarray], *, radius: float = NEAR_DUPLICATE_RADIUS
 ) -> np.ndarray:
     """``SM`` between every pair of datasets: symmetric, ones on the diagonal, in [0, 1]."""
     n = len(datasets)
     out = np.eye(n)
     for i in range(n):
         for j in range(i + 1, n):
-            out[i, j] = out[j, i] = dataset_similarity(
-                datasets[i], datasets[j], threshold=threshold
-            )
+            out[i, j] = out[j, i] = dataset_similarity(datasets[i], datasets[j], radius=radius)
     return out
 
 
@@ -155,9 +177,3 @@ class PoisonScreen(BaseEstimator):
         n_flag = max(1, int(round(self.share * upload.n_rows)))
         self.flagged_ = np.sort(np.argsort(self.scores_, kind="stable")[:n_flag])
         return self
-
-
-def _unit_rows(X: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length; zero rows stay zero (cosine 0 with everything)."""
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return np.divide(X, norms, out=np.zeros_like(X), where=norms > 0)
