@@ -43,7 +43,7 @@ STRATEGY_EXPLANATIONS = {
 FALLBACK_NOTE = (
     "Your labeled rows (your baseline and the labels given so far) hold fewer than two "
     "classes, so there is no model to rank by {strategy} yet: the rows come in this pool's "
-    "random order until both classes are labeled."
+    "random order until rows of two classes are labeled."
 )
 MAX_BATCH = 500
 #: Mixed with a pool's id into its seed, so pools do not share random orders with other seeds.

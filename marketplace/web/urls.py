@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from marketplace.web.views import accounts, datasets, tasks, wallet
+from marketplace.web.views import accounts, datasets, pools, tasks, wallet
 
 app_name = "web"
 
@@ -23,6 +23,9 @@ urlpatterns = [
     path("tasks/<int:pk>/progress/", tasks.task_progress, name="task-progress"),
     path("tasks/<int:pk>/buy/", tasks.task_buy, name="task-buy"),
     path("tasks/<int:pk>/cancel/", tasks.task_cancel_view, name="task-cancel"),
+    path("tasks/<int:pk>/pools/new/", pools.pool_new, name="pool-new"),
+    path("pools/<int:pk>/", pools.pool_detail, name="pool"),
+    path("pools/<int:pk>/export/", pools.pool_export_view, name="pool-export"),
     path("downloads/", tasks.downloads, name="downloads"),
     path("wallet/", wallet.wallet, name="wallet"),
 ]
