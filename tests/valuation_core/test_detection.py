@@ -116,3 +116,18 @@ def test_a_single_row_borrows_the_other_datasets_spacing():
     assert near_duplicate_rows(near, A)[0].tolist() == [True]
     assert near_duplicate_rows(far, A)[0].tolist() == [False]
     assert dataset_similarity(near, near) == 1.0
+
+
+def test_a_sampled_similarity_estimates_the_exact_one():
+    rng = np.random.default_rng(7)
+    A = rng.normal(size=(600, 4))
+    half_copy = np.concatenate(
+        [A[:300] + 0.001 * rng.normal(size=(300, 4)), rng.normal(size=(300, 4))]
+    )
+    exact = dataset_similarity(A, half_copy)
+    sampled = dataset_similarity(A, half_copy, max_rows=150, random_state=0)
+    assert 0.45 < exact < 0.55
+    # Every asked row is compared with all rows of the other side: no dilution by sampling.
+    assert abs(sampled - exact) < 0.1
+    in_b, in_a = near_duplicate_rows(A, half_copy, max_rows=150, random_state=0)
+    assert in_b.shape == in_a.shape == (150,)

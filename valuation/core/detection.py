@@ -58,29 +58,39 @@ def row_hashes(X: np.ndarray) -> np.ndarray:
     return np.array([hashlib.sha256(row.tobytes()).hexdigest() for row in X], dtype=object)
 
 
-def nearest_distances(A: np.ndarray, B: np.ndarray, *, same: bool = False) -> np.ndarray:
-    """Euclidean distance from each row of ``A`` to its nearest row of ``B`` (blockwise).
+def nearest_distances(
+    Q: np.ndarray, X: np.ndarray, *, skip: np.ndarray | None = None
+) -> np.ndarray:
+    """Euclidean distance from each row of ``Q`` to its nearest row of ``X`` (blockwise).
 
-    With ``same=True`` (``B`` is ``A``) a row is not its own neighbour; a lone row gets inf.
+    ``skip[i]`` is a row of ``X`` that query ``i`` may not use (itself, when the queries are
+    rows of ``X``); a query with no other row gets inf.
     """
-    squared_b = np.einsum("ij,ij->i", B, B)
-    out = np.empty(A.shape[0])
-    for start in range(0, A.shape[0], _BLOCK):
-        block = A[start : start + _BLOCK]
-        d2 = np.einsum("ij,ij->i", block, block)[:, None] + squared_b[None, :] - 2 * block @ B.T
-        if same:
-            rows = np.arange(block.shape[0])
-            d2[rows, start + rows] = np.inf
+    squared = np.einsum("ij,ij->i", X, X)
+    out = np.empty(Q.shape[0])
+    for start in range(0, Q.shape[0], _BLOCK):
+        block = Q[start : start + _BLOCK]
+        d2 = np.einsum("ij,ij->i", block, block)[:, None] + squared[None, :] - 2 * block @ X.T
+        if skip is not None:
+            d2[np.arange(block.shape[0]), skip[start : start + _BLOCK]] = np.inf
         out[start : start + block.shape[0]] = np.sqrt(np.maximum(d2.min(axis=1), 0.0))
     return out
 
 
 def near_duplicate_rows(
-    X_a: np.ndarray, X_b: np.ndarray, *, radius: float = NEAR_DUPLICATE_RADIUS
+    X_a: np.ndarray,
+    X_b: np.ndarray,
+    *,
+    radius: float = NEAR_DUPLICATE_RADIUS,
+    max_rows: int | None = None,
+    random_state: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which rows of ``X_a`` have a near duplicate in ``X_b``, and which of ``X_b`` in ``X_a``.
 
-    Returns two boolean arrays (module docstring for the rule).
+    Returns two boolean arrays (module docstring for the rule). With ``max_rows``, at most
+    that many seeded rows of each side are *asked* (the arrays then cover those rows only),
+    but each is compared with every row of the other side and of its own — so the share of
+    near-duplicated rows is estimated without bias, at ``max_rows × n`` distances a side.
     """
     X_a = np.asarray(X_a, dtype=np.float64)
     X_b = np.asarray(X_b, dtype=np.float64)
@@ -93,26 +103,43 @@ def near_duplicate_rows(
     scale[scale == 0] = 1.0
     A = (X_a - both.mean(axis=0)) / scale
     B = (X_b - both.mean(axis=0)) / scale
-    spacing_a = float(np.median(nearest_distances(A, A, same=True)))
-    spacing_b = float(np.median(nearest_distances(B, B, same=True)))
+    rng = np.random.default_rng(random_state)
+    ask_a, ask_b = _asked(len(A), max_rows, rng), _asked(len(B), max_rows, rng)
+    spacing_a = float(np.median(nearest_distances(A[ask_a], A, skip=ask_a)))
+    spacing_b = float(np.median(nearest_distances(B[ask_b], B, skip=ask_b)))
     # A one-row dataset has no spacing of its own: it borrows the other's (or, if both are
     # single rows, only an exact match counts).
     if not np.isfinite(spacing_a):
         spacing_a = spacing_b if np.isfinite(spacing_b) else 0.0
     if not np.isfinite(spacing_b):
         spacing_b = spacing_a
-    in_b = np.isin(row_hashes(A), row_hashes(B))
-    in_a = np.isin(row_hashes(B), row_hashes(A))
-    in_b |= nearest_distances(A, B) <= radius * spacing_a
-    in_a |= nearest_distances(B, A) <= radius * spacing_b
+    in_b = np.isin(row_hashes(A[ask_a]), row_hashes(B))
+    in_a = np.isin(row_hashes(B[ask_b]), row_hashes(A))
+    in_b |= nearest_distances(A[ask_a], B) <= radius * spacing_a
+    in_a |= nearest_distances(B[ask_b], A) <= radius * spacing_b
     return in_b, in_a
 
 
+def _asked(n: int, max_rows: int | None, rng: np.random.Generator) -> np.ndarray:
+    if max_rows is None or n <= max_rows:
+        return np.arange(n)
+    return np.sort(rng.choice(n, size=max_rows, replace=False))
+
+
 def dataset_similarity(
-    X_a: np.ndarray, X_b: np.ndarray, *, radius: float = NEAR_DUPLICATE_RADIUS
+    X_a: np.ndarray,
+    X_b: np.ndarray,
+    *,
+    radius: float = NEAR_DUPLICATE_RADIUS,
+    max_rows: int | None = None,
+    random_state: int | None = None,
 ) -> float:
-    """``SM(A, B)``: the share of rows of either dataset near-duplicated in the other."""
-    in_b, in_a = near_duplicate_rows(X_a, X_b, radius=radius)
+    """``SM(A, B)``: the share of rows of either dataset near-duplicated in the other
+    (estimated from ``max_rows`` asked rows a side when given, see
+    :func:`near_duplicate_rows`)."""
+    in_b, in_a = near_duplicate_rows(
+        X_a, X_b, radius=radius, max_rows=max_rows, random_state=random_state
+    )
     return float((in_b.sum() + in_a.sum()) / (in_b.size + in_a.size))
 
 
