@@ -257,6 +257,27 @@ def _confidently_better_bundle(job, task, data, table, full, datasets, offered: 
     return (best, difference) if difference.lower > 0 else None
 
 
+def _similarity(datasets) -> dict[str, dict[str, float]] | None:
+    """Near-duplicate similarity between candidates, as measured when they were screened.
+
+    Screening holds an upload that is mostly another provider's data; what it lets through
+    may still overlap a little, and the quote's replication penalty (Agarwal et al., in
+    :func:`pricing.quote.quote`) shares less of the pool to providers whose data others
+    also sell. Each upload measured the datasets before it, so a pair is recorded once; the
+    larger record counts if both exist. None when no pair overlaps.
+    """
+    ids = {str(d.pk) for d in datasets}
+    pairs: dict[str, dict[str, float]] = {}
+    for dataset in datasets:
+        mine = str(dataset.pk)
+        for other, score in dataset.quality.get("similar_to", {}).items():
+            if other in ids and other != mine:
+                score = max(float(score), pairs.get(mine, {}).get(other, 0.0))
+                pairs.setdefault(mine, {})[other] = score
+                pairs.setdefault(other, {})[mine] = score
+    return pairs or None
+
+
 def task_quote(task: Task) -> Task:
     """Price a task whose valuation succeeded (runs in the worker that finished the job)."""
     job = task.valuation_job
@@ -290,6 +311,7 @@ def task_quote(task: Task) -> Task:
         "fee_bps": settings.DATAFAIR_FEE_BPS,
         "revalue": revalue,
         "names": {n: f"{titles.get(int(n), 'dataset')} (#{n})" for n in names},
+        "similarity": _similarity(datasets),
     }
     offer = quote(initial, **terms)
     switch = None

@@ -1,0 +1,40 @@
+"""Overlap found at upload feeds the quote's replication penalty: providers whose data
+another provider also sells are paid a smaller share, and the money stays conserved."""
+
+import pytest
+
+from marketplace.models import Dataset, Task
+from tests.marketplace.test_task_flow import market, submit  # noqa: F401
+from tests.support.jobs import run_job
+
+pytestmark = pytest.mark.django_db
+
+
+def quote_for(consumer) -> dict:
+    task = Task.objects.get(pk=submit(consumer).json()["id"])
+    run_job(task.valuation_job)
+    task.refresh_from_db()
+    assert task.status == Task.Status.QUOTED, task.error
+    return task.quote["offer"]
+
+
+def test_overlapping_providers_share_less_and_the_rest_is_refunded(market):
+    _, ids, consumer = market
+    plain = quote_for(consumer)
+    assert plain["sale"] and plain["settlement"]["refund_cents"] == 0
+    honest = [str(pk) for pk in ids[:2]]
+    assert set(plain["bundle"]) == set(honest)
+
+    later = Dataset.objects.get(pk=ids[1])
+    later.quality = {**later.quality, "similar_to": {honest[0]: 0.4}}
+    later.save(update_fields=["quality"])
+    penalised = quote_for(consumer)
+    settlement = penalised["settlement"]
+    pool = settlement["charge_cents"] - settlement["fee_cents"]
+    # Each of the two overlapping providers keeps 2^-0.4 ≈ 76% of its share.
+    assert sum(settlement["payouts"].values()) == pytest.approx(0.758 * pool, abs=2)
+    assert settlement["refund_cents"] == pool - sum(settlement["payouts"].values())
+    assert settlement["charge_cents"] == (
+        sum(settlement["payouts"].values()) + settlement["fee_cents"] + settlement["refund_cents"]
+    )
+    assert any("replication factor" in line for line in penalised["explanation"])
