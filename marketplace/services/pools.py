@@ -35,7 +35,8 @@ from valuation.core.tabular import Encoder, Schema, TableError, infer_schema, la
 STRATEGY_EXPLANATIONS = {
     LabelPool.Strategy.VALUE: "Rows whose predicted data value (a forest fitted to the "
     "KNN-Shapley values of your labeled rows) and model uncertainty are highest come first. "
-    "In our benchmark it did not beat uncertainty sampling.",
+    "In our benchmark it needed more labels than uncertainty sampling to reach the same "
+    "accuracy.",
     LabelPool.Strategy.UNCERTAINTY: "Rows the model fitted on your labeled rows is least "
     "sure about come first (least confidence).",
     LabelPool.Strategy.RANDOM: "A seeded random order: the baseline to compare the others with.",
