@@ -90,6 +90,7 @@ class Suggestion:
     """Dropping a dataset, or the suspect rows, and what the refit measured."""
 
     label: str
+    title: str
     dataset_id: int | None
     rows: int
     score_before: float
@@ -106,6 +107,7 @@ def suggestions(report: dict, titles: dict[int, str], metric: str) -> list[Sugge
     out = [
         Suggestion(
             label=f"Drop {_title(item['dataset'], titles)}",
+            title=_title(item["dataset"], titles),
             dataset_id=item["dataset"],
             rows=item["rows"],
             score_before=item["score_before"],
@@ -131,6 +133,7 @@ def suggestions(report: dict, titles: dict[int, str], metric: str) -> list[Sugge
     out.append(
         Suggestion(
             label=f"Drop the {_plural(suspect['count'], 'suspect row')}",
+            title=f"the {_plural(suspect['count'], 'suspect row')}",
             dataset_id=None,
             rows=suspect["count"],
             score_before=suspect["score_before"],
@@ -266,6 +269,10 @@ class Coefficient:
     refit: float | None
     confirmed: bool | None
     why: str
+
+    @property
+    def share_text(self) -> str:
+        return "" if self.share is None else f"{self.share:.1%}"
 
     @property
     def verdict(self) -> str:

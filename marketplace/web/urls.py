@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from marketplace.web.views import accounts, datasets, pools, tasks, wallet
+from marketplace.web.views import accounts, datasets, insights, pools, tasks, wallet
 
 app_name = "web"
 
@@ -23,6 +23,8 @@ urlpatterns = [
     path("tasks/<int:pk>/progress/", tasks.task_progress, name="task-progress"),
     path("tasks/<int:pk>/buy/", tasks.task_buy, name="task-buy"),
     path("tasks/<int:pk>/cancel/", tasks.task_cancel_view, name="task-cancel"),
+    path("tasks/<int:pk>/rows/", insights.task_rows, name="task-rows"),
+    path("tasks/<int:pk>/insights/", insights.task_insights_status, name="task-insights"),
     path("tasks/<int:pk>/pools/new/", pools.pool_new, name="pool-new"),
     path("pools/<int:pk>/", pools.pool_detail, name="pool"),
     path("pools/<int:pk>/export/", pools.pool_export_view, name="pool-export"),

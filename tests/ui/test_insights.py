@@ -4,8 +4,14 @@ then the pages with Django's test client on a quoted task whose insights were co
 
 from __future__ import annotations
 
+import html
 import re
 
+import pytest
+
+from marketplace.models import Dataset, Entitlement, Order, TaskInsight
+from marketplace.services.insights import insight_run
+from marketplace.services.purchases import task_purchase
 from marketplace.web.formatting import money
 from marketplace.web.insights import (
     HIDDEN,
@@ -16,6 +22,8 @@ from marketplace.web.insights import (
     task_insights,
     wrong_predictions,
 )
+from tests.marketplace.test_insights import quoted_task
+from tests.marketplace.test_task_flow import assert_ledger_balanced, market  # noqa: F401
 
 AMOUNT = re.compile(r"\$([\d,]+)\.(\d\d)")
 
@@ -160,6 +168,7 @@ def test_coefficients_list_the_most_fragile_first():
     items = report()["report"]["sensitivity"]["coefficients"]
     rows = coefficients(items, 160, {3: "Triage"})
     assert [(c.name, c.verdict) for c in rows] == [("f1", "Confirmed"), ("f2", "Robust")]
+    assert (rows[0].share_text, rows[1].share_text) == ("0.6%", "")
     assert "from −0.020; the refit gives +0.006" in rows[0].why
     assert f"1 of Triage ({HIDDEN})" in rows[0].why
 
@@ -207,3 +216,129 @@ def test_a_row_offers_split_adds_up_to_the_cent():
         chart_id="x",
     )
     assert not nothing.buyable and nothing.split == [] and nothing.split_chart is None
+
+
+# --- the pages ------------------------------------------------------------------------------------
+
+
+def text_of(response) -> str:
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode())))
+
+
+@pytest.fixture
+def ready(media_in_tmp, market, client):
+    _, ids, consumer = market
+    task = quoted_task(consumer)
+    assert insight_run(task.pk).status == TaskInsight.Status.READY
+    client.force_login(consumer)
+    return task, ids, consumer
+
+
+@pytest.mark.django_db
+def test_the_section_shows_the_measured_numbers_and_hides_unbought_rows(ready, client):
+    task, ids, consumer = ready
+    detail = client.get(f"/tasks/{task.pk}/")
+    assert 'data-insights="ready"' in detail.content.decode()
+    assert f'href="/tasks/{task.pk}/rows/#row-offer"' in detail.content.decode()
+
+    page = client.get(f"/tasks/{task.pk}/rows/")
+    assert page.status_code == 200
+    shown = page.context["insights"]
+    report = TaskInsight.objects.get(task=task).report
+    flipped = next(s for s in shown.suggestions if s.dataset_id == ids[2])
+    measured = next(d for d in report["prune"]["datasets"] if d["dataset"] == ids[2])
+    text = text_of(page)
+    assert f"{measured['score_before']:.4f} → {measured['score_after']:.4f}" in flipped.why
+    assert flipped.why in text and f"{100 * measured['change']:+.2f} pts" in text
+    assert shown.sensitivity.sentence in text
+    assert page.content.decode().count('role="img"') >= 2
+    # Before a purchase every suspect and driver row is hidden, and says so.
+    suspects = shown.suggestions[-1].rows_of
+    assert suspects and all(not part.shown and part.hidden == part.count for part in suspects)
+    assert f"{suspects[0].count} rows (shown after purchase)" in text
+    assert all(d.row == "hidden until bought" for p in shown.wrong for d in p.drivers)
+
+    task_purchase(task=task, user=consumer)
+    after = client.get(f"/tasks/{task.pk}/rows/").context["insights"]
+    bundle = {int(d) for d in task.quote["offer"]["bundle"]}
+    for part in after.suggestions[-1].rows_of:
+        assert (part.hidden == 0) if part.dataset_id in bundle else (part.hidden == part.count)
+    drivers = [d for p in after.wrong for d in p.drivers]
+    assert drivers and all(d.row.isdigit() for d in drivers if d.dataset_id in bundle)
+    assert "Make an offer" not in client.get(f"/tasks/{task.pk}/rows/").content.decode()
+
+
+@pytest.mark.django_db
+def test_a_row_offer_refuses_bad_budgets_and_is_bought_once(ready, client):
+    task, ids, consumer = ready
+    url = f"/tasks/{task.pk}/rows/"
+    for budget, words in (
+        ("abc", "Enter a number"),
+        ("0", "at least $0.01"),
+        ("200.01", "This task's budget is $200.00"),
+    ):
+        refused = client.post(url, {"action": "offer", "budget": budget})
+        assert refused.status_code == 400 and words in text_of(refused), budget
+    assert TaskInsight.objects.get(task=task).row_offer is None
+
+    made = client.post(url, {"action": "offer", "budget": "30.00"})
+    assert made.status_code == 302 and made["Location"] == f"{url}#row-offer"
+    page = client.get(url)
+    offer = page.context["offer"]
+    stored = TaskInsight.objects.get(task=task).row_offer
+    assert offer.price_cents == stored["price_cents"] <= 3_000
+    assert sum(row.cents for row in offer.split) == offer.price_cents
+    assert offer.check in text_of(page)
+    key = re.search(r'name="confirmation" value="([^"]+)"', page.content.decode())[1]
+    form = {"action": "buy", "confirmation": key, "price_cents": str(offer.price_cents)}
+
+    first, second = client.post(url, form), client.post(url, form)
+    assert first.status_code == second.status_code == 302
+    order = Order.objects.get()
+    assert order.kind == Order.Kind.ROWS and order.price_cents == stored["price_cents"]
+    assert_ledger_balanced()
+    granted = {e.dataset_id: e.rows for e in Entitlement.objects.filter(order=order)}
+    assert granted == {int(d): rows for d, rows in stored["rows"].items()}
+    downloads = text_of(client.get("/downloads/"))
+    for dataset, rows in granted.items():
+        assert f"{len(rows)} of its 80 rows" in downloads
+        assert Dataset.objects.get(pk=dataset).title in downloads
+
+    again = client.post(url, {**form, "confirmation": "another-key"})
+    assert again.status_code == 409 and "already been purchased" in text_of(again)
+    assert Order.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_stale_row_offer_is_not_bought(ready, client):
+    task, _, _ = ready
+    url = f"/tasks/{task.pk}/rows/"
+    client.post(url, {"action": "offer", "budget": "30.00"})
+    key = re.search(r'name="confirmation" value="([^"]+)"', client.get(url).content.decode())[1]
+    client.post(url, {"action": "offer", "budget": "60.00"})  # another tab, a new offer
+    stale = client.post(url, {"action": "buy", "confirmation": key, "price_cents": "1"})
+    assert stale.status_code == 409 and "offer changed" in text_of(stale)
+    assert not Order.objects.exists()
+
+
+@pytest.mark.django_db
+def test_pending_and_failed_insights_say_so(media_in_tmp, market, client):
+    _, ids, consumer = market
+    task = quoted_task(consumer)
+    client.force_login(consumer)
+    insight = TaskInsight.objects.get(task=task)  # the quote scheduled it
+    assert insight.status == TaskInsight.Status.PENDING
+    page = client.get(f"/tasks/{task.pk}/").content.decode()
+    assert f'data-poll-url="/tasks/{task.pk}/insights/"' in page and "Being computed" in page
+    assert "data-finished" not in client.get(f"/tasks/{task.pk}/insights/").content.decode()
+    refused = client.post(f"/tasks/{task.pk}/rows/", {"action": "offer", "budget": "30"})
+    assert refused.status_code == 409
+    assert "The row values of this task are not ready yet" in text_of(refused)
+    assert "once the row values above are ready" in text_of(refused)
+
+    insight.status, insight.error = TaskInsight.Status.FAILED, "the validation file is gone"
+    insight.save()
+    assert "data-finished" in client.get(f"/tasks/{task.pk}/insights/").content.decode()
+    assert "The validation file is gone" in text_of(client.get(f"/tasks/{task.pk}/"))
+    insight.delete()
+    assert "No insights were computed" in text_of(client.get(f"/tasks/{task.pk}/"))
