@@ -92,6 +92,9 @@ class LabelPool(models.Model):
     labels = models.JSONField(default=dict)
     #: Unlabeled rows, first to annotate first, and the score behind each.
     ranking = models.JSONField(default=list)
+    #: The strategy the ranking was made with: ``random`` while value or uncertainty have
+    #: fewer than two labeled classes to learn from.
+    ranked_by = models.CharField(max_length=12, choices=Strategy, blank=True)
     scores = models.JSONField(default=list)
     rounds = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

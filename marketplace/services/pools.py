@@ -161,18 +161,12 @@ def _rank(pool: LabelPool, frame, schema: Schema) -> None:
     ranking = [int(r) for r in ranker.ranking_ if int(r) not in done]
     pool.ranking = ranking
     pool.scores = [float(ranker.scores_[r]) for r in ranking]
+    pool.ranked_by = strategy
 
 
 def pool_note(pool: LabelPool) -> str:
-    """Why the pool is not (yet) in its strategy's order, or "" when it is.
-
-    A value or uncertainty pool whose scores are its seeded random draws fell back to the
-    random order (fewer than two labeled classes when it was last ranked).
-    """
-    if pool.strategy == LabelPool.Strategy.RANDOM or not pool.ranking:
-        return ""
-    draws = np.random.default_rng(pool_seed(pool)).random(pool.n_rows)[pool.ranking]
-    if np.array_equal(draws, np.asarray(pool.scores, dtype=np.float64)):
+    """Why the pool is not (yet) in its strategy's order, or "" when it is."""
+    if pool.ranked_by and pool.ranked_by != pool.strategy:
         label = LabelPool.Strategy(pool.strategy).label.lower()
         return FALLBACK_NOTE.format(strategy=label)
     return ""
@@ -218,7 +212,7 @@ def pool_create(
         save(pool.pool_file, upload.name, raw)
         pool.save()  # the seed needs the id
         _rank(pool, frame, schema)
-        pool.save(update_fields=["ranking", "scores"])
+        pool.save(update_fields=["ranking", "scores", "ranked_by"])
     return pool
 
 
@@ -276,7 +270,9 @@ def pool_label(*, pool: LabelPool, user, labels: dict[int, object]) -> LabelPool
         pool.labels = {**pool.labels, **cleaned}
         _rank(pool, pool_frame(pool), schema)
         pool.rounds += 1
-        pool.save(update_fields=["labels", "ranking", "scores", "rounds", "updated_at"])
+        pool.save(
+            update_fields=["labels", "ranking", "scores", "ranked_by", "rounds", "updated_at"]
+        )
     return pool
 
 
