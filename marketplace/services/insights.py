@@ -74,7 +74,13 @@ class _Universe:
             parts_y.insert(0, baseline.y)
             parts_group.insert(0, np.full(baseline.n_rows, OWN, dtype=object))
         groups = np.concatenate(parts_group)
-        self.rows = Rows(np.concatenate(parts_X), np.concatenate(parts_y), groups=groups)
+        self.feature_names = train.feature_names
+        self.rows = Rows(
+            np.concatenate(parts_X),
+            np.concatenate(parts_y),
+            groups=groups,
+            feature_names=self.feature_names,
+        )
         self.valid = data.valid
         self.dataset = np.array([-1 if g == OWN else int(g) for g in groups], dtype=np.int64)
         self.position = np.zeros(len(groups), dtype=np.int64)
@@ -91,7 +97,9 @@ class _Universe:
     def grouped(self, rows: np.ndarray) -> Rows:
         """``rows`` as a Dataset grouped by dataset id (``own`` for the consumer's)."""
         names = np.array([OWN if d == -1 else str(d) for d in self.dataset[rows]], dtype=object)
-        return Rows(self.rows.X[rows], self.rows.y[rows], groups=names)
+        return Rows(
+            self.rows.X[rows], self.rows.y[rows], groups=names, feature_names=self.feature_names
+        )
 
 
 def insight_schedule(task: Task) -> TaskInsight:

@@ -70,6 +70,8 @@ def test_wrong_predictions_are_explained_by_rows_of_the_looked_at_data(insight):
             assert 0 <= driver["row"] < 80
     sensitivity = done.report["sensitivity"]
     assert sensitivity["model"] == "logistic"
+    names = {c["name"] for c in sensitivity["coefficients"]}
+    assert names and names <= {"f1", "f2", "f3", "f4", "colour=green", "colour=red"}, names
     assert sensitivity["loss"]["threshold"] > sensitivity["loss"]["original"]
 
 
