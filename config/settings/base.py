@@ -179,6 +179,12 @@ DATAFAIR_MAX_ROWS = env_int("DATAFAIR_MAX_ROWS", 1_000_000)
 DATAFAIR_MAX_COLUMNS = env_int("DATAFAIR_MAX_COLUMNS", 500)
 # An upload whose rows mostly repeat another provider's dataset is held for review.
 DATAFAIR_DUPLICATE_HOLD_FRACTION = 0.5
+# Screening after upload (marketplace.services.screening): a near-duplicate similarity to
+# another provider's dataset at or above this holds the upload for review ...
+DATAFAIR_SIMILARITY_HOLD = float(env_str("DATAFAIR_SIMILARITY_HOLD", "0.5"))
+# ... and so does a measured accuracy gain of at least this many points from dropping the
+# rows the poisoning screen flags.
+DATAFAIR_POISON_HOLD_POINTS = float(env_str("DATAFAIR_POISON_HOLD_POINTS", "2.0"))
 
 # How many valuations (tasks) one consumer may start per hour, API and web alike: valuation
 # is the expensive part, and repeated quotes must not be a way to probe providers' data.

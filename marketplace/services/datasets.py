@@ -1,9 +1,11 @@
-"""Publishing a provider's dataset (check the file, type it, store it, fingerprint it) and
-handing its file to the owner and to buyers.
+"""Publishing a provider's dataset (check the file, type it, store it, fingerprint it),
+staff review of held datasets, and handing a dataset's file to the owner and to buyers.
 
 The upload is parsed and checked completely before anything is written; the files are
 stored and the rows saved in one transaction, and the stored files are removed again if
-that transaction fails, so a refused or failed upload leaves nothing behind.
+that transaction fails, so a refused or failed upload leaves nothing behind. A stored upload
+is SCREENING until a worker has screened it (:mod:`marketplace.services.screening`); one
+that mostly copies another provider's rows is HELD at once.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import numpy as np
 import pyarrow.parquet as pq
 from django.conf import settings
 from django.core.files import File
+from django.db import transaction
 from django.db.models import Count, F
 
 from marketplace.models import Dataset, Entitlement, RowHash
 from marketplace.selectors.datasets import dataset_entitlement
 from marketplace.selectors.insights import entitled_rows
 from marketplace.services.audit import audit_record
-from marketplace.services.errors import PermissionDenied, ServiceError
+from marketplace.services.errors import Conflict, PermissionDenied, ServiceError
 from marketplace.services.storage import files_with_rows
 from valuation.core.tabular import TableError, infer_schema, read_table, row_hashes
 
@@ -147,6 +150,7 @@ def dataset_create(
         preview=_preview(frame, preview_policy, seed=int(sha[:8], 16)),
         quality=quality,
         duplicate_of=duplicate_of,
+        status=Dataset.Status.SCREENING,
     )
     if duplicate_of is not None:
         dataset.status = Dataset.Status.HELD
@@ -168,7 +172,44 @@ def dataset_create(
             obj=dataset,
             data={"sha256": sha, "rows": len(frame), "status": dataset.status},
         )
+    if dataset.status == Dataset.Status.SCREENING:
+        transaction.on_commit(lambda: _enqueue_screening(dataset.pk))
     return dataset
+
+
+def _enqueue_screening(dataset_id: int) -> None:
+    from marketplace.tasks import screen_dataset  # the tasks module imports the services
+
+    screen_dataset.delay(dataset_id)
+
+
+REVIEW_DECISIONS = {"publish": Dataset.Status.PUBLISHED, "reject": Dataset.Status.REJECTED}
+
+
+def dataset_review(*, dataset: Dataset, user, decision: str, note: str = "") -> Dataset:
+    """A staff member publishes or rejects a HELD dataset; the note is kept in the audit
+    trail and, on a rejection, shown to the owner with the hold's reason."""
+    if not user.is_staff:
+        raise PermissionDenied("only staff review held datasets")
+    if decision not in REVIEW_DECISIONS:
+        raise ServiceError(
+            f"decision must be one of {', '.join(REVIEW_DECISIONS)}", field="decision"
+        )
+    with transaction.atomic():
+        locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
+        if locked.status != Dataset.Status.HELD:
+            raise Conflict(f"only held datasets are reviewed; this one is {locked.status}")
+        locked.status = REVIEW_DECISIONS[decision]
+        if decision == "reject" and note:
+            locked.hold_reason = f"{locked.hold_reason} Rejected by review: {note}".strip()
+        locked.save(update_fields=["status", "hold_reason"])
+        audit_record(
+            actor=user,
+            action=f"dataset.review.{decision}",
+            obj=locked,
+            data={"note": note, "status": locked.status},
+        )
+    return locked
 
 
 def dataset_download(*, user, dataset: Dataset) -> File:

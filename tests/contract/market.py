@@ -24,7 +24,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from marketplace.models import Order, Task
-from tests.marketplace.conftest import client_for, make_user, table_csv, upload
+from tests.marketplace.conftest import client_for, make_user, screened, table_csv, upload
 from tests.support.jobs import run_job
 
 VALIDATION_NAME = "carl-private-validation.csv"
@@ -78,7 +78,9 @@ def publish(client: APIClient, data: bytes, title: str, **fields) -> dict:
     }
     response = client.post("/api/datasets/", form, format="multipart")
     assert response.status_code == 201, response.json()
-    return response.json()
+    dataset_id = response.json()["id"]
+    screened(dataset_id)  # as the worker does after the upload commits
+    return client.get(f"/api/datasets/{dataset_id}/").json()
 
 
 def submit(client: APIClient, validation: bytes, name: str, **fields) -> Task:

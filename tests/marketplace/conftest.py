@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from sklearn.datasets import make_classification
 
 from marketplace.services.accounts import user_register
+from marketplace.services.screening import dataset_screen
 
 PASSWORD = "a-long-test-password-1"
 
@@ -59,6 +60,12 @@ def table_csv(n_rows: int = 60, *, seed: int = 0, flip: float = 0.0) -> bytes:
 
 def upload(data: bytes, name: str = "data.csv") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, data, content_type="text/csv")
+
+
+def screened(dataset_id: int):
+    """Screen an upload as the worker would and return the dataset (an upload is enqueued
+    for screening on commit, and tests run inside a transaction that never commits)."""
+    return dataset_screen(dataset_id)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 import pytest
 
 from marketplace.models import Dataset, RowHash
-from tests.marketplace.conftest import client_for, make_user, table_csv, upload
+from tests.marketplace.conftest import client_for, make_user, screened, table_csv, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +17,10 @@ def post_dataset(client, data: bytes, name="data.csv", **fields):
         **fields,
         "file": upload(data, name),
     }
-    return client.post("/api/datasets/", form, format="multipart")
+    response = client.post("/api/datasets/", form, format="multipart")
+    if response.status_code == 201:
+        screened(response.json()["id"])  # as the worker does once the upload commits
+    return response
 
 
 def test_a_provider_uploads_and_everyone_sees_the_dictionary(provider_client, consumer_client):

@@ -6,7 +6,7 @@ from django.db.models import Sum
 
 from marketplace.models import LedgerAccount, Posting, Task
 from marketplace.services.wallet import wallet_deposit
-from tests.marketplace.conftest import client_for, make_user, table_csv, upload
+from tests.marketplace.conftest import client_for, make_user, screened, table_csv, upload
 from tests.support.jobs import run_job
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +22,7 @@ def publish(client, data, title, reserve=0):
     }
     response = client.post("/api/datasets/", form, format="multipart")
     assert response.status_code == 201, response.json()
-    return response.json()["id"]
+    return screened(response.json()["id"]).pk
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from marketplace.selectors.tasks import task_spend_curve
 from marketplace.services.datasets import dataset_create, dataset_download
 from marketplace.services.errors import PermissionDenied
 from marketplace.services.purchases import task_purchase
-from tests.marketplace.conftest import make_user, table_csv, upload
+from tests.marketplace.conftest import make_user, screened, table_csv, upload
 from tests.marketplace.test_task_flow import market, submit  # noqa: F401  (fixture)
 from tests.support.jobs import run_job
 
@@ -28,7 +28,7 @@ def publish(owner, *, title, seed, rows=40, label="y", reserve=0):
     data = table_csv(rows, seed=seed)
     if label != "y":
         data = data.replace(b",y\n", f",{label}\n".encode(), 1)
-    return dataset_create(
+    dataset = dataset_create(
         owner=owner,
         upload=upload(data),
         title=title,
@@ -37,6 +37,7 @@ def publish(owner, *, title, seed, rows=40, label="y", reserve=0):
         reserve_price_cents=reserve,
         description=f"{title} rows",
     )
+    return screened(dataset.pk)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from marketplace.models import Dataset, JournalEntry, Order, Posting, Task
 from marketplace.services.datasets import dataset_create
 from marketplace.services.tasks import task_submit
 from marketplace.services.wallet import wallet_deposit
-from tests.marketplace.conftest import PASSWORD, make_user, table_csv, upload
+from tests.marketplace.conftest import PASSWORD, make_user, screened, table_csv, upload
 from tests.support.jobs import run_job
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_in_tmp")]
@@ -20,7 +20,7 @@ AMOUNT = re.compile(r"[−+]?\$[\d,]+\.\d\d")
 
 
 def publish(owner, title, seed, *, flip=0.0, reserve=0):
-    return dataset_create(
+    dataset = dataset_create(
         owner=owner,
         upload=upload(table_csv(80, seed=seed, flip=flip)),
         title=title,
@@ -28,6 +28,7 @@ def publish(owner, title, seed, *, flip=0.0, reserve=0):
         license="CC0-1.0",
         reserve_price_cents=reserve,
     )
+    return screened(dataset.pk)
 
 
 @pytest.fixture

@@ -8,9 +8,11 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score
 
 from valuation.core.dataset import Dataset
 from valuation.core.quality import (
+    cross_fitted_quality_report,
     exact_duplicates,
     label_conflicts,
     prune_suggestions,
@@ -87,3 +89,67 @@ def test_prune_suggestions_find_a_label_shuffled_dataset():
     keep = np.setdiff1d(np.arange(len(y)), out["rows"]["rows"])
     refit = LogisticRegression().fit(X[keep], y[keep]).score(valid.X, valid.y)
     assert out["rows"]["score_after"] == refit
+
+
+def _own_rows(n_flipped: int = 20):
+    """200 rows with ``n_flipped`` labels flipped, two repeated rows and one far outlier."""
+    X, y, _ = _data(seed=1, n_flipped=0)
+    flipped = np.random.default_rng(1).choice(196, n_flipped, replace=False)
+    y[flipped] = 1 - y[flipped]
+    X[196:198], y[196:198] = X[:2], y[:2]
+    X[198, 0] = 40.0
+    return Dataset(X, y), flipped
+
+
+def test_cross_fitted_report_finds_flips_duplicates_and_outliers_from_the_rows_alone():
+    train, flipped = _own_rows()
+    report = cross_fitted_quality_report(train, model=LogisticRegression(), random_state=0)
+    suspects = [s["row"] for s in report.suspects]
+    assert len(suspects) == 20 and len(set(suspects)) == 20
+    assert len(set(suspects) & set(flipped.tolist())) >= 10, "half the flips among 10% flagged"
+    assert {s["fold"] for s in report.suspects} == {0, 1}
+    assert all({"consensus", "knn-shapley", "data-oob", "lava"} <= set(s) for s in report.suspects)
+    assert [s["consensus"] for s in report.suspects] == sorted(
+        s["consensus"] for s in report.suspects
+    )
+    assert report.duplicates == [196, 197]
+    assert 198 in report.outliers
+    kinds = {r.kind: r for r in report.removals}
+    assert sorted(kinds["suspects"].rows) == sorted(suspects)
+    assert set(kinds["all"].rows) == set(suspects) | {196, 197} | set(report.outliers)
+    json.dumps(report.to_dict())
+
+
+def test_cross_fitted_removals_are_the_mean_of_each_folds_refit():
+    """Re-derive the folds (shuffle, then deal rows class by class) and refit by hand."""
+    train, _ = _own_rows()
+    report = cross_fitted_quality_report(train, model=LogisticRegression(), random_state=3)
+    rng = np.random.default_rng(3)
+    order = rng.permutation(train.n_rows)
+    order = order[np.argsort(train.y[order], kind="stable")]
+    fold_of = np.empty(train.n_rows, dtype=int)
+    fold_of[order] = np.arange(train.n_rows) % 2
+    removal = {r.kind: r for r in report.removals}["duplicates"]
+    before, after = [], []
+    for fold in (0, 1):
+        inside, outside = np.flatnonzero(fold_of == fold), np.flatnonzero(fold_of != fold)
+        kept = np.setdiff1d(inside, removal.rows)
+        for rows, out in ((inside, before), (kept, after)):
+            model = clone(LogisticRegression()).fit(train.X[rows], train.y[rows])
+            out.append(accuracy_score(train.y[outside], model.predict(train.X[outside])))
+    assert removal.score_before == np.mean(before)
+    assert removal.score_after == np.mean(after)
+
+
+def test_cross_fitted_report_samples_large_data_and_keeps_row_numbers():
+    train, _ = _own_rows()
+    report = cross_fitted_quality_report(
+        train, model=LogisticRegression(), max_rows=80, random_state=0
+    )
+    assert report.n_rows == 80
+    rows = [s["row"] for s in report.suspects] + [r for k in report.removals for r in k.rows]
+    assert all(0 <= row < train.n_rows for row in rows)
+    again = cross_fitted_quality_report(
+        train, model=LogisticRegression(), max_rows=80, random_state=0
+    )
+    assert again.to_dict() == report.to_dict()

@@ -16,6 +16,12 @@ validation set:
   (and all of them together): the model is refitted without the rows and scored, never
   predicted from the values.
 
+:func:`cross_fitted_quality_report` makes the same report from a dataset alone, with no
+validation set from anyone else: the rows are split into folds (stratified by label for
+classification), each fold is valued and refitted against the others, suspects are pooled
+and the measured changes averaged over the folds. That is the provider's own report at
+upload, where no consumer's data may be used.
+
 A consumer's :func:`prune_suggestions` does the same for a bundle of datasets (a grouped
 Dataset, one group per dataset): each dataset whose removal raises the metric, and the
 suspect rows, each with the measured lift. Everything is JSON-serialisable via ``to_dict``.
@@ -149,20 +155,9 @@ def quality_report(
     random_state : int, optional
         Seed of the detectors.
     """
-    if not 0 < flag_share < 1:
-        raise ValueError(f"flag_share must be in (0, 1), got {flag_share!r}")
+    _check_share(flag_share)
     rows_only = Dataset(train.X, train.y)
-    consensus = Consensus(task=task, random_state=random_state).fit(rows_only, valid)
-    n_flag = max(1, int(round(flag_share * train.n_rows)))
-    suspect_rows = np.argsort(consensus.result_.values, kind="stable")[:n_flag]
-    suspects = [
-        {
-            "row": int(row),
-            "consensus": float(consensus.result_.values[row]),
-            **{name: float(values[row]) for name, values in consensus.scores_.items()},
-        }
-        for row in suspect_rows
-    ]
+    suspect_rows, suspects = _suspects(rows_only, valid, task, flag_share, random_state)
     duplicates = exact_duplicates(train.X, train.y)
     outliers = robust_outliers(train.X, outlier_threshold)
     utility = ModelUtility(model, scorer, task=task)
@@ -182,6 +177,103 @@ def quality_report(
         suspects=suspects,
         duplicates=[int(r) for r in duplicates],
         label_conflicts=label_conflicts(train.X, train.y),
+        outliers=[int(r) for r in outliers],
+        removals=removals,
+    )
+
+
+def cross_fitted_quality_report(
+    train: Dataset,
+    *,
+    model: Any,
+    scorer: str | None = None,
+    task: Literal["classification", "regression"] = "classification",
+    folds: int = 2,
+    flag_share: float = 0.1,
+    outlier_threshold: float = OUTLIER_THRESHOLD,
+    max_rows: int | None = None,
+    random_state: int | None = None,
+) -> QualityReport:
+    """:func:`quality_report` of ``train`` judged against itself, fold by fold.
+
+    The rows are dealt into ``folds`` folds (shuffled, then stratified by label for
+    classification). Each fold is valued by the detectors against the other folds' rows and
+    refitted without its flagged rows, scored on those rows; ``suspects`` pools every fold's
+    lowest ``flag_share`` (each with its fold's scores, lowest consensus first) and each
+    removal's scores are the mean over the folds. Duplicates, label conflicts and outliers
+    are found on all the rows at once; a fold removes the ones it holds.
+
+    Parameters
+    ----------
+    train : Dataset
+        The rows reported on; row numbers in the report are indices into it.
+    model, scorer, task, flag_share, outlier_threshold
+        As in :func:`quality_report`.
+    folds : int, default 2
+        Number of folds (each needs rows of the other folds to be judged against).
+    max_rows : int, optional
+        Report on a seeded sample of at most this many rows (bounds the detectors' cost on a
+        large dataset; the row numbers stay those of ``train``). None: every row.
+    random_state : int, optional
+        Seed of the shuffle, the sample and the detectors.
+
+    Returns
+    -------
+    QualityReport
+    """
+    _check_share(flag_share)
+    if folds < 2:
+        raise ValueError(f"folds must be at least 2, got {folds!r}")
+    rng = np.random.default_rng(random_state)
+    rows = np.arange(train.n_rows)
+    if max_rows is not None and train.n_rows > max_rows:
+        rows = np.sort(rng.choice(train.n_rows, max_rows, replace=False))
+    if rows.size < 2 * folds:
+        raise ValueError(f"{rows.size} rows are too few for {folds} folds")
+    order = rng.permutation(rows)
+    if task == "classification":
+        order = order[np.argsort(train.y[order], kind="stable")]
+    fold_of = np.empty(train.n_rows, dtype=np.int64)
+    fold_of[order] = np.arange(order.size) % folds
+    X, y = train.X[rows], train.y[rows]
+    duplicates = rows[exact_duplicates(X, y)]
+    outliers = rows[robust_outliers(X, outlier_threshold)]
+    utility = ModelUtility(model, scorer, task=task)
+    suspects: list[dict[str, Any]] = []
+    scores: dict[str, list[tuple[float, float]]] = {}
+    flagged_rows: dict[str, list[np.ndarray]] = {}
+    for fold in range(folds):
+        inside, outside = rows[fold_of[rows] == fold], rows[fold_of[rows] != fold]
+        part, rest = _rows(train, inside), _rows(train, outside)
+        local, found = _suspects(part, rest, task, flag_share, random_state)
+        suspects += [{**row, "row": int(inside[row["row"]]), "fold": fold} for row in found]
+        flagged = {
+            "suspects": np.sort(local),
+            "duplicates": np.flatnonzero(np.isin(inside, duplicates)),
+            "outliers": np.flatnonzero(np.isin(inside, outliers)),
+        }
+        flagged["all"] = np.union1d(
+            np.union1d(flagged["suspects"], flagged["duplicates"]), flagged["outliers"]
+        )
+        for kind, local_rows in flagged.items():
+            scores.setdefault(kind, []).append(score_without(utility, part, rest, local_rows))
+            flagged_rows.setdefault(kind, []).append(inside[local_rows])
+    removals = [
+        Removal(
+            kind,
+            sorted(int(r) for r in np.concatenate(flagged_rows[kind])),
+            float(np.mean([before for before, _ in pairs])),
+            float(np.mean([after for _, after in pairs])),
+        )
+        for kind, pairs in scores.items()
+    ]
+    suspects.sort(key=lambda row: (row["consensus"], row["row"]))
+    return QualityReport(
+        n_rows=int(rows.size),
+        scorer=utility.bind(_rows(train, rows), _rows(train, rows)).scorer.name,
+        suspects=suspects,
+        duplicates=[int(r) for r in duplicates],
+        label_conflicts=[rows[group].tolist() for group in label_conflicts(X, y)],
         outliers=[int(r) for r in outliers],
         removals=removals,
     )
@@ -246,3 +338,33 @@ def _row_keys(X: np.ndarray, y: np.ndarray | None) -> np.ndarray:
     if y is not None:
         keys = [key + repr(label).encode() for key, label in zip(keys, y, strict=True)]
     return np.array(keys, dtype=object)
+
+
+def _rows(data: Dataset, rows: np.ndarray) -> Dataset:
+    """Some rows of ``data``, every row its own player."""
+    return Dataset(data.X[rows], data.y[rows])
+
+
+def _check_share(flag_share: float) -> None:
+    if not 0 < flag_share < 1:
+        raise ValueError(f"flag_share must be in (0, 1), got {flag_share!r}")
+
+
+def _suspects(
+    train: Dataset, valid: Dataset, task: str, flag_share: float, random_state: int | None
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """The lowest ``flag_share`` of ``train``'s rows by consensus against ``valid``: their
+    indices, and one entry per row with the consensus and every detector's raw score."""
+    consensus = Consensus(task=task, random_state=random_state).fit(
+        Dataset(train.X, train.y), valid
+    )
+    n_flag = max(1, int(round(flag_share * train.n_rows)))
+    rows = np.argsort(consensus.result_.values, kind="stable")[:n_flag]
+    return rows, [
+        {
+            "row": int(row),
+            "consensus": float(consensus.result_.values[row]),
+            **{name: float(values[row]) for name, values in consensus.scores_.items()},
+        }
+        for row in rows
+    ]

@@ -106,11 +106,12 @@ def dataset_upload(request):
 
 
 def _quality(dataset: Dataset) -> list[tuple[str, str]]:
-    rows = []
-    for key, value in dataset.quality.items():
-        label, fmt = QUALITY_LABELS.get(key, (key.replace("_", " ").capitalize(), "{}"))
-        rows.append((label, fmt.format(value)))
-    return rows
+    """The upload's headline numbers (the screening's details have their own sections)."""
+    return [
+        (label, fmt.format(dataset.quality[key]))
+        for key, (label, fmt) in QUALITY_LABELS.items()
+        if key in dataset.quality
+    ]
 
 
 @role_required("provider")

@@ -1,0 +1,143 @@
+"""Screening at upload: near copies, flipped labels and planted triggers are held with the
+number that held them; clean uploads go on sale; staff review what is held."""
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from marketplace.models import AuditEvent, Dataset
+from marketplace.services.datasets import dataset_create
+from tests.marketplace.conftest import make_user, screened, table_csv, upload
+
+pytestmark = pytest.mark.django_db
+
+
+def create(owner, data: bytes, title: str = "rows") -> Dataset:
+    return dataset_create(
+        owner=owner, upload=upload(data), title=title, label_column="y", license="CC0-1.0"
+    )
+
+
+def frame_csv(frame: pd.DataFrame) -> bytes:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    return buffer.getvalue().encode()
+
+
+def published(owner, data: bytes, title: str = "reference") -> Dataset:
+    dataset = screened(create(owner, data, title).pk)
+    assert dataset.status == Dataset.Status.PUBLISHED, dataset.hold_reason
+    return dataset
+
+
+@pytest.fixture
+def other(db):
+    return make_user("olga", "provider")
+
+
+def test_an_upload_waits_in_screening_and_a_clean_one_is_then_published(provider):
+    dataset = create(provider, table_csv(60))
+    assert dataset.status == Dataset.Status.SCREENING
+    dataset = screened(dataset.pk)
+    assert dataset.status == Dataset.Status.PUBLISHED and dataset.hold_reason == ""
+    assert dataset.quality["label_flips"]["reference"] == "none", "too few rows to self-judge"
+    assert dataset.quality["trigger"] is None
+    assert dataset.quality["duplicate_rows_within_file"] == 0, "upload's keys are kept"
+    screen = AuditEvent.objects.get(action="dataset.screen", object_id=str(dataset.pk))
+    assert screen.data == {"status": "published", "reasons": []}
+
+
+@pytest.mark.parametrize("n_rows", [20, 50, 200, 250])
+def test_a_clean_upload_judged_against_itself_is_published(provider, n_rows):
+    dataset = screened(create(provider, table_csv(n_rows, seed=2)).pk)
+    assert dataset.status == Dataset.Status.PUBLISHED, dataset.hold_reason
+    expected = "cross-fitted" if n_rows >= 200 else "none"
+    assert dataset.quality["label_flips"]["reference"] == expected
+
+
+@pytest.mark.parametrize("n_rows", [40, 60, 80, 120, 200])
+def test_the_test_tables_pass_screening_against_each_other(provider, other, n_rows):
+    published(other, table_csv(n_rows, seed=1))
+    dataset = screened(create(provider, table_csv(n_rows, seed=2)).pk)
+    assert dataset.status == Dataset.Status.PUBLISHED, dataset.hold_reason
+    assert dataset.quality["label_flips"]["reference"] == "other providers"
+
+
+def test_a_near_copy_with_noise_is_held_naming_the_dataset_and_the_similarity(provider, other):
+    source = published(other, table_csv(80, seed=1), "source")
+    frame = pd.read_csv(io.BytesIO(table_csv(80, seed=1)))
+    rng = np.random.default_rng(0)
+    features = ["f1", "f2", "f3", "f4"]
+    frame[features] += 0.01 * frame[features].std().to_numpy() * rng.normal(size=(80, 4))
+    copy = screened(create(provider, frame_csv(frame.sample(frac=1, random_state=0))).pk)
+    assert copy.status == Dataset.Status.HELD
+    sm = copy.quality["similar_to"][str(source.pk)]
+    assert sm > 0.9
+    assert f"#{source.pk} “source”" in copy.hold_reason
+    assert f"similarity {sm:.2f} ≥ 0.5" in copy.hold_reason
+
+
+def test_independent_data_of_the_same_distribution_is_published(provider, other):
+    source = published(other, table_csv(120, seed=1))
+    dataset = screened(create(provider, table_csv(120, seed=2)).pk)
+    assert dataset.status == Dataset.Status.PUBLISHED
+    assert dataset.quality["similar_to"].get(str(source.pk), 0) < 0.5
+
+
+def test_an_upload_with_flipped_labels_is_held_with_the_measured_change(provider, other):
+    published(other, table_csv(120, seed=6))
+    dataset = screened(create(provider, table_csv(120, seed=3, flip=0.3)).pk)
+    flips = dataset.quality["label_flips"]
+    assert dataset.status == Dataset.Status.HELD
+    assert flips["change_points"] >= 2.0 and flips["p_value"] < 0.01
+    assert f"by {flips['change_points']:.1f} points (≥ 2" in dataset.hold_reason
+
+
+def test_the_hold_threshold_is_a_setting(provider, other, settings):
+    settings.DATAFAIR_POISON_HOLD_POINTS = 50.0
+    published(other, table_csv(120, seed=6))
+    dataset = screened(create(provider, table_csv(120, seed=3, flip=0.3)).pk)
+    assert dataset.status == Dataset.Status.PUBLISHED
+
+
+def trigger_csv(n_rows: int, seed: int, value: float = 12.0) -> bytes:
+    frame = pd.read_csv(io.BytesIO(table_csv(n_rows, seed=seed)))
+    planted = np.random.default_rng(seed).choice(n_rows, int(0.08 * n_rows), replace=False)
+    frame.loc[planted, "f1"] = value
+    frame.loc[planted, "y"] = 1
+    return frame_csv(frame)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_planted_trigger_is_held_naming_the_column_and_the_label(provider, other, seed):
+    published(other, table_csv(120, seed=6))
+    dataset = screened(create(provider, trigger_csv(120, seed)).pk)
+    trigger = dataset.quality["trigger"]
+    assert dataset.status == Dataset.Status.HELD
+    assert (trigger["column"], trigger["value"], trigger["label"]) == ("f1", 12.0, 1)
+    assert "share f1 = 12" in dataset.hold_reason and "labelled 1" in dataset.hold_reason
+
+
+def test_screening_twice_changes_nothing(provider):
+    dataset = screened(create(provider, table_csv(60)).pk)
+    again = screened(dataset.pk)
+    assert (again.status, again.quality) == (dataset.status, dataset.quality)
+    assert AuditEvent.objects.filter(action="dataset.screen").count() == 1
+
+
+def test_an_exact_copy_is_held_at_upload_and_screening_leaves_it(provider, other):
+    published(other, table_csv(60, seed=1))
+    copy = create(provider, table_csv(60, seed=1))
+    assert copy.status == Dataset.Status.HELD
+    assert screened(copy.pk).hold_reason == copy.hold_reason
+
+
+def test_the_report_is_cross_fitted_on_the_upload_alone(provider):
+    dataset = screened(create(provider, table_csv(80, seed=3, flip=0.2)).pk)
+    report = dataset.quality["report"]
+    assert report["n_rows"] == 80 and report["scorer"] == "accuracy"
+    assert {r["kind"] for r in report["removals"]} == {"suspects", "duplicates", "outliers", "all"}
+    suspect = report["suspects"][0]
+    assert set(suspect) >= {"row", "consensus", "knn-shapley", "data-oob", "lava", "fold"}
