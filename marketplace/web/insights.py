@@ -141,7 +141,8 @@ def suggestions(report: dict, titles: dict[int, str], metric: str) -> list[Sugge
             change=suspect["change"],
             why=f"The {share:.0%} of all training rows valued lowest by three methods "
             f"(KNN-Shapley, Data-OOB, LAVA), refitted without: {metric.lower()} "
-            f"{suspect['score_before']:.4f} → {suspect['score_after']:.4f}.",
+            f"{suspect['score_before']:.4f} → {suspect['score_after']:.4f}."
+            + ("" if suspect["change"] > 0 else " Dropping them would not help: keep them."),
             rows_of=by_dataset,
         )
     )

@@ -139,6 +139,10 @@ def test_suggestions_carry_the_measured_change_and_hide_unbought_rows():
     assert "+5.00 pts" in shown.suggestions_chart and "+3.00 pts" in shown.suggestions_chart
     assert [row.title for row in shown.row_values] == ["Clinic", "Triage"]
     assert "78 of 80 rows help" in shown.row_values_chart
+    seen = report()
+    seen["report"]["prune"]["rows"]["change"] = -0.02
+    (rows,) = task_insights(seen, chart_prefix="t").suggestions[1:]
+    assert rows.why.endswith("Dropping them would not help: keep them.")
 
 
 def test_a_driver_of_unbought_data_says_it_is_hidden():
