@@ -22,6 +22,7 @@ PASSWORD = "a-long-browser-password-7"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 VALUATION_TIMEOUT_MS = 180_000
+SCREENING_MS = 120_000
 
 PROVIDER_FILES = {
     "Clinic visits, spring": table_csv(80, seed=1),
@@ -125,12 +126,14 @@ def test_provider_signs_up_and_uploads(stack, chromium, screenshots):
     for n, (title, data) in enumerate(PROVIDER_FILES.items(), start=1):
         upload(page, stack.url, title, data, f"clinic-{n}.csv")
         page.get_by_role("heading", name=title, level=1).wait_for()
-        assert "is on the market" in page.locator(".flash").inner_text()
-        shot(f"04-published-{n}")
+        assert "being screened" in page.locator(".flash").inner_text()
+        shot(f"04-screening-{n}")
 
     nav(page, "My datasets")
     rows = page.locator("table tbody tr")
     assert rows.count() == len(PROVIDER_FILES)
+    # The worker screens each upload; the page refreshes itself until none is screening.
+    page.locator(".badge-screening").first.wait_for(state="detached", timeout=SCREENING_MS)
     assert page.locator(".badge-published").count() == len(PROVIDER_FILES)
     shot("05-my-datasets")
     context.close()
@@ -202,6 +205,21 @@ def test_consumer_values_buys_downloads_and_the_provider_is_paid(
     page.set_viewport_size(PHONE)
     shot("12-results-phone")
     page.set_viewport_size(DESKTOP)
+
+    # The worker computes the insights after the quote; the page reloads once they are ready.
+    page.locator('#insights[data-insights="ready"]').wait_for(timeout=VALUATION_TIMEOUT_MS)
+    page.get_by_role("link", name="See what the valuation found").click()
+    assert page.get_by_test_id("suggestions").locator("tbody tr").count() >= 1
+    assert "shown after purchase" in page.get_by_test_id("suggestions").inner_text()
+    page.get_by_label("Spend at most").fill("30")
+    page.get_by_role("button", name="Make an offer").click()
+    row_split = page.get_by_test_id("offer-split")
+    parts = row_split.locator("tbody tr").evaluate_all("rows => rows.map(r => +r.dataset.cents)")
+    row_price = int(row_split.locator("tfoot tr").get_attribute("data-total-cents"))
+    assert 0 < sum(parts) == row_price <= 3_000, "the row offer's split adds up, within $30"
+    assert cents(page.get_by_test_id("offer-price").inner_text()) == row_price
+    shot("12b-insights-and-row-offer")
+    page.get_by_role("link", name="Clinic no-show model").first.click()
 
     page.get_by_role("link", name=re.compile("Review and buy")).click()
     assert cents(page.get_by_test_id("confirm-price").inner_text()) == price
