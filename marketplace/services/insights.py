@@ -1,27 +1,17 @@
 """What a task's valuation tells beyond the price, computed by a worker once a task is quoted.
 
-For the consumer (``TaskInsight.report``):
-
-* ``prune`` — the candidate datasets whose removal raises the metric, and the suspect rows
-  (lowest ``suspect_share`` by the consensus of KNN-Shapley, Data-OOB and LAVA) with the
-  metric measured after dropping them: refits on the consumer's validation rows, never
-  predictions from the values;
-* ``debug`` — for mispredicted validation rows, the training rows that pulled each
-  prediction away from the true label (per-point KNN-Shapley,
-  :func:`valuation.core.debugging.explain_mispredictions`);
-* ``sensitivity`` — how many training rows must be dropped to flip a conclusion (AMIP,
-  confirmed by refit, :func:`valuation.core.debugging.sensitivity_report`);
-* ``rows`` — per-row KNN-Shapley values of every candidate row (kept in a file beside the
-  report), the basis of row-level offers (:func:`task_row_offer`).
+The analysis is :func:`valuation.core.insights.buyer_insights` on the consumer's own rows and
+every candidate's rows (grouped by dataset), against their validation rows. This module
+loads that data, names rows by dataset id, stores the report for the consumer
+(``TaskInsight.report``: ``prune``, ``debug``, ``sensitivity``, ``rows``) and the per-row
+values beside it (the basis of :func:`task_row_offer`), and gives each candidate dataset a
+:class:`~marketplace.models.QualitySignal` for its provider — who only ever reads those
+aggregated across consumers (:func:`marketplace.selectors.insights.dataset_quality_from_tasks`).
 
 Debugging and sensitivity look at the data the consumer would buy: their own rows and the
-offered bundle (every candidate when nothing is offered). For providers, each candidate
-dataset gets a :class:`~marketplace.models.QualitySignal`: its rows among its own lowest
-``suspect_share`` and the measured change from dropping them; providers only read those
-through :func:`marketplace.selectors.insights.dataset_quality_from_tasks`.
-
-Everything is stored whole; what a reader may see (rows of datasets they have not bought
-stay hidden) is decided when it is read (:func:`insight_for`).
+offered bundle (every candidate when nothing is offered). Everything is stored whole; what
+a reader may see (rows of datasets they have not bought stay hidden) is decided when it is
+read (:func:`insight_for`).
 """
 
 from __future__ import annotations
@@ -44,10 +34,7 @@ from pricing.settlement import settle
 from valuation.core.acquisition import buy_top_rows, row_prices
 from valuation.core.catalog import make_model
 from valuation.core.dataset import Dataset as Rows
-from valuation.core.debugging import explain_mispredictions, sensitivity_report
-from valuation.core.methods.consensus import Consensus
-from valuation.core.methods.knn import KNNShapley
-from valuation.core.utility import ModelUtility
+from valuation.core.insights import buyer_insights
 from valuation.data import cached_job_data
 
 logger = logging.getLogger(__name__)
@@ -56,50 +43,25 @@ logger = logging.getLogger(__name__)
 OWN = "own"
 
 
-class _Universe:
-    """The consumer's own rows and every candidate's rows in one grouped Dataset.
-
-    ``dataset[i]`` is the dataset id of row ``i`` (−1 for the consumer's own rows) and
-    ``position[i]`` its 0-based row in that dataset's file.
-    """
-
-    def __init__(self, task: Task) -> None:
-        job = task.valuation_job
-        data = cached_job_data(job.pk, json.dumps(job.spec, sort_keys=True))
-        train, baseline = data.train, data.baseline
-        names = train.player_names[train.player_of_row]
-        parts_X, parts_y, parts_group = [train.X], [train.y], [names.astype(object)]
-        if baseline is not None:
-            parts_X.insert(0, baseline.X)
-            parts_y.insert(0, baseline.y)
-            parts_group.insert(0, np.full(baseline.n_rows, OWN, dtype=object))
-        groups = np.concatenate(parts_group)
-        self.feature_names = train.feature_names
-        self.rows = Rows(
-            np.concatenate(parts_X),
-            np.concatenate(parts_y),
-            groups=groups,
-            feature_names=self.feature_names,
-        )
-        self.valid = data.valid
-        self.dataset = np.array([-1 if g == OWN else int(g) for g in groups], dtype=np.int64)
-        self.position = np.zeros(len(groups), dtype=np.int64)
-        for name in np.unique(self.dataset):
-            members = np.flatnonzero(self.dataset == name)
-            self.position[members] = np.arange(members.size)
-        self.task_type = job.spec["task"]
-        self.seed = job.seed % (2**32)
-
-    def subset(self, datasets: set[int]) -> np.ndarray:
-        """Rows of the consumer's own data and of ``datasets``."""
-        return np.flatnonzero((self.dataset == -1) | np.isin(self.dataset, list(datasets)))
-
-    def grouped(self, rows: np.ndarray) -> Rows:
-        """``rows`` as a Dataset grouped by dataset id (``own`` for the consumer's)."""
-        names = np.array([OWN if d == -1 else str(d) for d in self.dataset[rows]], dtype=object)
-        return Rows(
-            self.rows.X[rows], self.rows.y[rows], groups=names, feature_names=self.feature_names
-        )
+def _bundle(task: Task) -> tuple[Rows, Rows, str, int]:
+    """The consumer's own rows and every candidate's rows, grouped by dataset id (``own`` for
+    the consumer's), the validation rows, the learning task and the job's seed."""
+    job = task.valuation_job
+    data = cached_job_data(job.pk, json.dumps(job.spec, sort_keys=True))
+    train, baseline = data.train, data.baseline
+    parts_X, parts_y = [train.X], [train.y]
+    parts_group = [train.player_names[train.player_of_row].astype(object)]
+    if baseline is not None:
+        parts_X.insert(0, baseline.X)
+        parts_y.insert(0, baseline.y)
+        parts_group.insert(0, np.full(baseline.n_rows, OWN, dtype=object))
+    rows = Rows(
+        np.concatenate(parts_X),
+        np.concatenate(parts_y),
+        groups=np.concatenate(parts_group),
+        feature_names=train.feature_names,
+    )
+    return rows, data.valid, job.spec["task"], job.seed % (2**32)
 
 
 def insight_schedule(task: Task) -> TaskInsight:
@@ -138,94 +100,68 @@ def insight_run(task_id: int) -> TaskInsight:
 
 def _compute(task: Task) -> tuple[dict, dict[str, np.ndarray]]:
     options = settings.DATAFAIR_INSIGHTS
-    universe = _Universe(task)
-    model = make_model(task.model, universe.task_type)
-    utility = ModelUtility(model, task.metric, task=universe.task_type)
-    valid = universe.valid
-    candidates = sorted(int(d) for d in np.unique(universe.dataset) if d >= 0)
+    rows, valid, task_type, seed = _bundle(task)
+    offered = [str(d) for d in (task.quote or {}).get("offer", {}).get("bundle", [])]
+    found = buyer_insights(
+        rows,
+        valid,
+        model=make_model(task.model, task_type),
+        scorer=task.metric,
+        task=task_type,
+        own=[OWN],
+        looked_at=offered or None,
+        share=options["suspect_share"],
+        k=options["k"],
+        random_state=seed,
+    )
+    candidates = sorted(found.source_suspects, key=int)
     titles = dict(Dataset.objects.filter(pk__in=candidates).values_list("pk", "title"))
-
-    consensus = Consensus(task=universe.task_type, k=options["k"], random_state=universe.seed)
-    consensus.fit(Rows(universe.rows.X, universe.rows.y), valid)
-    ranks = consensus.result_.values
-    share = options["suspect_share"]
-    # One game with rows as players: every removal below is a refit of the consumer's
-    # model on the remaining rows, scored on their validation rows (the full fit is cached).
-    game = utility.bind(Rows(universe.rows.X, universe.rows.y), valid)
-    everyone = frozenset(range(universe.rows.n_rows))
-    score = game.utility(everyone)
-
-    def without(dropped: np.ndarray, **extra) -> dict:
-        after = game.utility(everyone - set(dropped.tolist()))
-        return {**extra, "score_before": score, "score_after": after, "change": after - score}
-
-    def lowest(rows: np.ndarray) -> np.ndarray:
-        count = max(1, int(round(share * rows.size)))
-        return np.sort(rows[np.argsort(ranks[rows], kind="stable")[:count]])
-
-    prune_datasets = []
-    for dataset in candidates:
-        rows = np.flatnonzero(universe.dataset == dataset)
-        removal = without(rows, dataset=dataset, title=titles.get(dataset, ""), rows=int(rows.size))
-        if removal["change"] > 0:
-            prune_datasets.append(removal)
-        suspects = lowest(rows)
+    for name, (suspects, score_after) in found.source_suspects.items():
         QualitySignal.objects.update_or_create(
-            dataset_id=dataset,
+            dataset_id=int(name),
             task=task,
             defaults={
-                "suspects": universe.position[suspects].tolist(),
-                "score_before": score,
-                "score_after": without(suspects)["score_after"],
+                "suspects": suspects,
+                "score_before": found.score,
+                "score_after": score_after,
                 "metric": task.metric,
             },
         )
-    prune_datasets.sort(key=lambda item: -item["change"])
-    suspects = lowest(np.arange(universe.rows.n_rows))
-
-    offered = {int(d) for d in (task.quote or {}).get("offer", {}).get("bundle", [])}
-    looked_at = universe.subset(offered or set(candidates))
-    looked_at_data = universe.grouped(looked_at)
+    drop_rows = {key: value for key, value in found.drop_rows.items() if key != "by_source"}
     report = {
         "metric": task.metric,
-        "suspect_share": share,
+        "suspect_share": options["suspect_share"],
+        "looked_at": sorted(int(d) for d in offered) or [int(d) for d in candidates],
         "prune": {
-            "score": score,
-            "datasets": prune_datasets,
-            "rows": {
-                **without(suspects),
-                "count": int(suspects.size),
-                "by_dataset": _by_dataset(universe, suspects),
-            },
+            "score": found.score,
+            "datasets": [
+                {
+                    "dataset": int(item["source"]),
+                    "title": titles.get(int(item["source"]), ""),
+                    **{key: value for key, value in item.items() if key != "source"},
+                }
+                for item in found.drop_sources
+            ],
+            "rows": {**drop_rows, "by_dataset": found.drop_rows["by_source"]},
         },
-        "debug": _debug(universe, looked_at_data, model, options["k"]),
-        "sensitivity": _sensitivity(universe, looked_at_data),
-        "looked_at": sorted(offered or set(candidates)),
+        "debug": _located_in(found.debug, "points", "drivers"),
+        "sensitivity": _located_sensitivity(found.sensitivity),
+        "rows": {
+            "k": options["k"],
+            "by_dataset": [
+                {
+                    "dataset": int(name),
+                    "title": titles.get(int(name), ""),
+                    "rows": int((found.source == name).sum()),
+                    "positive_rows": int(((found.source == name) & (found.values > 0)).sum()),
+                    "value_sum": float(found.values[found.source == name].sum()),
+                }
+                for name in candidates
+            ],
+        },
     }
-    knn = KNNShapley(k=options["k"], task=universe.task_type)
-    values = knn.fit(Rows(universe.rows.X, universe.rows.y), valid).result_.values
-    report["rows"] = {
-        "k": options["k"],
-        "by_dataset": [
-            {
-                "dataset": dataset,
-                "title": titles.get(dataset, ""),
-                "rows": int((universe.dataset == dataset).sum()),
-                "positive_rows": int(((universe.dataset == dataset) & (values > 0)).sum()),
-                "value_sum": float(values[universe.dataset == dataset].sum()),
-            }
-            for dataset in candidates
-        ],
-    }
-    arrays = {"value": values, "dataset": universe.dataset, "position": universe.position}
-    return report, arrays
-
-
-def _by_dataset(universe: _Universe, rows: np.ndarray) -> dict[str, list[int]]:
-    out: dict[str, list[int]] = {}
-    for dataset, position in zip(universe.dataset[rows], universe.position[rows], strict=True):
-        out.setdefault(OWN if dataset == -1 else str(dataset), []).append(int(position))
-    return out
+    dataset = np.array([-1 if name == OWN else int(name) for name in found.source], dtype=np.int64)
+    return report, {"value": found.values, "dataset": dataset, "position": found.position}
 
 
 def _player(name) -> int | None:
@@ -239,22 +175,15 @@ def _located(item: dict) -> dict:
     return {"dataset": _player(item["player"]), **out}
 
 
-def _debug(universe: _Universe, data: Rows, model, k: int) -> dict:
-    if universe.task_type != "classification":
-        return {"error": "explanations of mispredictions are for classification tasks"}
-    points = explain_mispredictions(data, universe.valid, model=model, k=k)
-    for point in points:
-        point["drivers"] = [_located(driver) for driver in point["drivers"]]
-    return {"points": points, "n_valid": universe.valid.n_rows}
+def _located_in(section: dict, items: str, rows: str) -> dict:
+    for item in section.get(items, []):
+        item[rows] = [_located(row) for row in item[rows]]
+    return section
 
 
-def _sensitivity(universe: _Universe, data: Rows) -> dict:
-    try:
-        report = sensitivity_report(
-            data, universe.valid, task=universe.task_type, random_state=universe.seed
-        )
-    except ValueError as exc:
-        return {"error": str(exc)}
+def _located_sensitivity(report: dict) -> dict:
+    if "error" in report:
+        return report
     for item in [report["loss"], *report["coefficients"]]:
         item["rows"] = [_located(row) for row in item["rows"]]
     return report

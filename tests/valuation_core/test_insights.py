@@ -1,0 +1,77 @@
+"""buyer_insights: measured drops, per-source suspects, explanations limited to what is looked
+at, and per-row values — checked against independent refits with scikit-learn."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score
+
+from valuation.core.dataset import Dataset
+from valuation.core.insights import buyer_insights
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    X, y = make_classification(
+        n_samples=420, n_features=5, n_informative=3, n_redundant=0, class_sep=1.5, random_state=3
+    )
+    y = y.copy()
+    y[180:240] = 1 - y[180:240]  # source "c": every label flipped
+    groups = np.array(["own"] * 60 + ["a"] * 60 + ["b"] * 60 + ["c"] * 60, dtype=object)
+    train = Dataset(X[:240], y[:240], groups=groups)
+    valid = Dataset(X[240:], y[240:])
+    found = buyer_insights(
+        train,
+        valid,
+        model=LogisticRegression(max_iter=1000),
+        own=["own"],
+        looked_at=["a"],
+        random_state=0,
+    )
+    return X, y, train, valid, found
+
+
+def refit_score(X, y, keep, valid):
+    model = LogisticRegression(max_iter=1000).fit(X[keep], y[keep])
+    return accuracy_score(valid.y, model.predict(valid.X))
+
+
+def test_the_flipped_source_is_suggested_and_the_change_is_a_real_refit(bundle):
+    X, y, _, valid, found = bundle
+    assert [item["source"] for item in found.drop_sources][:1] == ["c"]
+    assert "own" not in {item["source"] for item in found.drop_sources}
+    dropped = found.drop_sources[0]
+    keep = np.r_[0:180]
+    assert dropped["score_after"] == pytest.approx(refit_score(X, y, keep, valid))
+    assert dropped["score_before"] == pytest.approx(refit_score(X, y, np.r_[0:240], valid))
+    assert dropped["change"] > 0
+
+
+def test_suspects_are_positions_within_their_source(bundle):
+    X, y, _, valid, found = bundle
+    assert set(found.source_suspects) == {"a", "b", "c"}
+    offsets = {"own": 0, "a": 60, "b": 120, "c": 180}
+    for name, (rows, score_after) in found.source_suspects.items():
+        assert len(rows) == 6 and all(0 <= r < 60 for r in rows)
+        keep = np.setdiff1d(np.arange(240), [offsets[name] + r for r in rows])
+        assert score_after == pytest.approx(refit_score(X, y, keep, valid))
+    by_source = found.drop_rows["by_source"]
+    assert sum(len(rows) for rows in by_source.values()) == found.drop_rows["count"] == 24
+    assert len(by_source.get("c", [])) > 12, "most bundle suspects are the flipped rows"
+
+
+def test_debugging_looks_only_at_own_rows_and_the_looked_at_sources(bundle):
+    *_, found = bundle
+    players = {d["player"] for p in found.debug["points"] for d in p["drivers"]}
+    assert players and players <= {"own", "a"}
+    assert found.sensitivity["n_rows"] == 120
+    assert found.values.shape == (240,)
+    assert found.values[180:].mean() < found.values[60:120].mean()
+    assert found.position.tolist() == list(range(60)) * 4
+
+
+def test_a_bad_share_is_refused(bundle):
+    _, _, train, valid, _ = bundle
+    with pytest.raises(ValueError, match="share"):
+        buyer_insights(train, valid, model=LogisticRegression(), share=1.0)

@@ -1,0 +1,182 @@
+"""What a valuation can tell a buyer beyond the price, for a bundle of data sources.
+
+:func:`buyer_insights` takes the buyer's training rows grouped by source (their own rows and
+each candidate dataset) and their validation rows, and answers:
+
+* **what to drop** — each candidate source whose removal raises the metric, and the suspect
+  rows (lowest ``share`` by :class:`~valuation.core.methods.consensus.Consensus` of
+  KNN-Shapley, Data-OOB and LAVA), each with the metric *measured* after dropping them: a
+  refit of the buyer's model, never a prediction from the values;
+* **what each source's own worst rows cost** — per candidate source, its lowest ``share`` of
+  rows and the metric without them (what a marketplace aggregates for the source's owner);
+* **why the model errs** — for mispredicted validation rows, the training rows behind each
+  (:func:`~valuation.core.debugging.explain_mispredictions`), and **how fragile its
+  conclusions are** (:func:`~valuation.core.debugging.sensitivity_report`), both on the
+  buyer's own rows and the sources ``looked_at`` (the ones they would buy);
+* **what each row is worth** — KNN-Shapley values of every row on the validation rows, the
+  basis of row-level prices.
+
+All removals are refits through one :class:`~valuation.core.utility.ModelUtility` game with
+rows as players, so the full fit is computed once. Rows are identified as ``(source, row
+within source)``; everything returned is JSON-safe except the per-row arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from valuation.core.dataset import Dataset
+from valuation.core.debugging import explain_mispredictions, sensitivity_report
+from valuation.core.methods.consensus import Consensus
+from valuation.core.methods.knn import KNNShapley
+from valuation.core.utility import ModelUtility
+
+
+@dataclass(frozen=True)
+class BuyerInsights:
+    """What :func:`buyer_insights` found (see the module docstring).
+
+    Attributes
+    ----------
+    score : float
+        The metric with every row.
+    drop_sources : list of dict
+        ``{"source", "rows", "score_before", "score_after", "change"}`` for each candidate
+        source whose removal raises the metric, best first.
+    drop_rows : dict
+        ``{"count", "score_before", "score_after", "change", "by_source": {source: [row]}}``
+        for the suspect rows of the whole bundle.
+    source_suspects : dict of str to (list of int, float)
+        Per candidate source: its own lowest-share rows (positions within it) and the metric
+        without them.
+    debug, sensitivity : dict
+        :func:`~valuation.core.debugging.explain_mispredictions` points (``{"points", "n_valid"}``)
+        and :func:`~valuation.core.debugging.sensitivity_report`, or ``{"error": why}``.
+    values : numpy.ndarray
+        KNN-Shapley value of every training row.
+    source, position : numpy.ndarray
+        Each row's source name and its position within that source.
+    """
+
+    score: float
+    drop_sources: list[dict[str, Any]]
+    drop_rows: dict[str, Any]
+    source_suspects: dict[str, tuple[list[int], float]]
+    debug: dict[str, Any]
+    sensitivity: dict[str, Any]
+    values: np.ndarray
+    source: np.ndarray
+    position: np.ndarray
+
+
+def buyer_insights(
+    train: Dataset,
+    valid: Dataset,
+    *,
+    model: Any,
+    scorer: str | None = None,
+    task: Literal["classification", "regression"] = "classification",
+    own: Sequence[str] = (),
+    looked_at: Sequence[str] | None = None,
+    share: float = 0.1,
+    k: int = 5,
+    random_state: int | None = None,
+) -> BuyerInsights:
+    """Insights for a buyer of the sources (groups) of ``train`` (module docstring).
+
+    Parameters
+    ----------
+    train : Dataset
+        Training rows grouped by source (``groups``); ungrouped means one source per row.
+    valid : Dataset
+        The buyer's validation rows.
+    model, scorer, task
+        The buyer's model, metric and learning task.
+    own : sequence of str
+        Sources that are the buyer's own rows: never suggested for dropping as a whole.
+    looked_at : sequence of str, optional
+        Candidate sources that debugging and sensitivity look at besides ``own``; default
+        every source.
+    share : float, default 0.1
+        Share of rows, lowest consensus first, that are suspects.
+    k : int, default 5
+        Neighbours of KNN-Shapley (values, consensus, explanations).
+    random_state : int, optional
+        Seed of the detectors.
+    """
+    if not 0 < share < 1:
+        raise ValueError(f"share must be in (0, 1), got {share!r}")
+    source = train.player_names[train.player_of_row].astype(str)
+    position = np.zeros(train.n_rows, dtype=np.int64)
+    for name in np.unique(source):
+        members = np.flatnonzero(source == name)
+        position[members] = np.arange(members.size)
+    rows = Dataset(train.X, train.y, feature_names=train.feature_names)
+    candidates = [name for name in np.unique(source).tolist() if name not in set(own)]
+
+    consensus = Consensus(task=task, k=k, random_state=random_state).fit(rows, valid)
+    ranks = consensus.result_.values
+    game = ModelUtility(model, scorer, task=task).bind(rows, valid)
+    everyone = frozenset(range(train.n_rows))
+    score = game.utility(everyone)
+
+    def without(dropped: np.ndarray, **extra: Any) -> dict[str, Any]:
+        after = game.utility(everyone - set(dropped.tolist()))
+        return {**extra, "score_before": score, "score_after": after, "change": after - score}
+
+    def lowest(members: np.ndarray) -> np.ndarray:
+        count = max(1, int(round(share * members.size)))
+        return np.sort(members[np.argsort(ranks[members], kind="stable")[:count]])
+
+    drop_sources, source_suspects = [], {}
+    for name in candidates:
+        members = np.flatnonzero(source == name)
+        removal = without(members, source=name, rows=int(members.size))
+        if removal["change"] > 0:
+            drop_sources.append(removal)
+        worst = lowest(members)
+        source_suspects[name] = (position[worst].tolist(), without(worst)["score_after"])
+    drop_sources.sort(key=lambda item: -item["change"])
+    suspects = lowest(np.arange(train.n_rows))
+    by_source: dict[str, list[int]] = {}
+    for row in suspects:
+        by_source.setdefault(str(source[row]), []).append(int(position[row]))
+    drop_rows = {**without(suspects), "count": int(suspects.size), "by_source": by_source}
+
+    seen = set(own) | set(candidates if looked_at is None else looked_at)
+    focus = np.flatnonzero(np.isin(source, sorted(seen)))
+    subset = Dataset(
+        train.X[focus], train.y[focus], groups=source[focus], feature_names=train.feature_names
+    )
+    values = KNNShapley(k=k, task=task).fit(rows, valid).result_.values
+    return BuyerInsights(
+        score=score,
+        drop_sources=drop_sources,
+        drop_rows=drop_rows,
+        source_suspects=source_suspects,
+        debug=_debug(subset, valid, model, task, k),
+        sensitivity=_sensitivity(subset, valid, task),
+        values=values,
+        source=source,
+        position=position,
+    )
+
+
+def _debug(train: Dataset, valid: Dataset, model: Any, task: str, k: int) -> dict[str, Any]:
+    if task != "classification":
+        return {"error": "explanations of mispredictions are for classification tasks"}
+    return {
+        "points": explain_mispredictions(train, valid, model=model, k=k),
+        "n_valid": valid.n_rows,
+    }
+
+
+def _sensitivity(train: Dataset, valid: Dataset, task: str) -> dict[str, Any]:
+    try:
+        return sensitivity_report(train, valid, task=task)
+    except ValueError as exc:  # e.g. a singular design: say why instead of failing the rest
+        return {"error": str(exc)}
