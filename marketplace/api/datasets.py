@@ -1,9 +1,10 @@
-"""Datasets: browse, upload, read the data dictionary and preview, download when entitled."""
+"""Datasets: browse, upload, read the data dictionary and preview, download when entitled;
+staff review of held uploads."""
 
 import django_filters
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
@@ -17,7 +18,14 @@ from marketplace.selectors.datasets import (
     dataset_can_download,
     dataset_visible,
 )
-from marketplace.services.datasets import dataset_create, dataset_download
+from marketplace.selectors.insights import dataset_quality_from_tasks
+from marketplace.services.datasets import (
+    REVIEW_DECISIONS,
+    dataset_create,
+    dataset_download,
+    dataset_review,
+)
+from marketplace.services.errors import PermissionDenied
 
 
 class DatasetOut(serializers.ModelSerializer):
@@ -48,11 +56,42 @@ class DatasetOut(serializers.ModelSerializer):
         return [c["name"] for c in dataset.schema["features"]]
 
 
+class FlaggedRowOut(serializers.Serializer):
+    row = serializers.IntegerField(help_text="Row of the dataset (0 = the first data row).")
+    flagged_by = serializers.IntegerField(help_text="Tasks whose valuation flagged the row.")
+    share = serializers.FloatField(help_text="Share of the valuing tasks that flagged it.")
+
+
+class QualityFromTasksOut(serializers.Serializer):
+    shown = serializers.BooleanField(
+        help_text="False until enough different consumers' tasks have valued the dataset; "
+        "then only the counts below are filled in."
+    )
+    consumers = serializers.IntegerField()
+    tasks = serializers.IntegerField()
+    min_consumers = serializers.IntegerField()
+    metrics = serializers.ListField(child=serializers.CharField())
+    mean_change = serializers.FloatField(
+        allow_null=True,
+        help_text="Mean measured metric change from removing the flagged rows, over tasks.",
+    )
+    rows = FlaggedRowOut(many=True)
+
+
 class DatasetDetailOut(DatasetOut):
     schema = serializers.JSONField(help_text="Data dictionary: typed feature columns and label.")
     preview = serializers.JSONField(help_text="Rows the provider chose to show before purchase.")
-    hold_reason = serializers.CharField()
-    quality = serializers.SerializerMethodField()
+    hold_reason = serializers.CharField(
+        help_text="Why the dataset is held (or was rejected), with the measured number; "
+        "empty when it is on sale."
+    )
+    quality = serializers.SerializerMethodField(
+        help_text="The owner's: upload checks, screening numbers (similar_to, label_flips, "
+        "trigger) and the intrinsic quality report (report); null for others."
+    )
+    quality_from_tasks = serializers.SerializerMethodField(
+        help_text="The owner's: what consumers' tasks found, as aggregates; null for others."
+    )
     entitled = serializers.SerializerMethodField()
 
     class Meta(DatasetOut.Meta):
@@ -61,14 +100,22 @@ class DatasetDetailOut(DatasetOut):
             "preview",
             "hold_reason",
             "quality",
+            "quality_from_tasks",
             "entitled",
         ]
 
     def _viewer(self):
         return self.context["request"].user
 
+    def _is_owner(self, dataset) -> bool:
+        return dataset.owner_id == self._viewer().pk
+
     def get_quality(self, dataset) -> dict | None:
-        return dataset.quality if dataset.owner_id == self._viewer().pk else None
+        return dataset.quality if self._is_owner(dataset) else None
+
+    @extend_schema_field(QualityFromTasksOut(allow_null=True))
+    def get_quality_from_tasks(self, dataset) -> dict | None:
+        return dataset_quality_from_tasks(dataset) if self._is_owner(dataset) else None
 
     def get_entitled(self, dataset) -> bool:
         return dataset_can_download(user=self._viewer(), dataset=dataset)
@@ -161,3 +208,32 @@ class DatasetDownloadApi(APIView):
             filename=dataset.original_name,
             content_type="application/octet-stream",
         )
+
+
+class DatasetReviewApi(APIView):
+    """Staff publish or reject a dataset that screening held."""
+
+    schema = ApiSchema()
+
+    class ReviewIn(serializers.Serializer):
+        decision = serializers.ChoiceField(choices=list(REVIEW_DECISIONS))
+        note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+    @api_schema(
+        request=ReviewIn,
+        responses={
+            200: DatasetDetailOut,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+    )
+    def post(self, request, pk: int):
+        if not request.user.is_staff:
+            raise PermissionDenied("only staff review held datasets")
+        dataset = generics.get_object_or_404(Dataset.objects.all(), pk=pk)
+        data = self.ReviewIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        dataset = dataset_review(dataset=dataset, user=request.user, **data.validated_data)
+        return Response(DatasetDetailOut(dataset, context={"request": request}).data)

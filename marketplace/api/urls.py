@@ -16,6 +16,9 @@ urlpatterns = [
         datasets.DatasetDownloadApi.as_view(),
         name="api-dataset-download",
     ),
+    path(
+        "datasets/<int:pk>/review/", datasets.DatasetReviewApi.as_view(), name="api-dataset-review"
+    ),
     path("tasks/", tasks.TaskListApi.as_view(), name="api-tasks"),
     path("tasks/<int:pk>/", tasks.TaskDetailApi.as_view(), name="api-task"),
     path("tasks/<int:pk>/cancel/", tasks.TaskCancelApi.as_view(), name="api-task-cancel"),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from marketplace.web.views import accounts, datasets, insights, pools, tasks, wallet
+from marketplace.web.views import accounts, datasets, insights, pools, review, tasks, wallet
 
 app_name = "web"
 
@@ -17,6 +17,7 @@ urlpatterns = [
     path("datasets/<int:pk>/", datasets.dataset_detail, name="dataset"),
     path("datasets/<int:pk>/download/", datasets.dataset_file, name="dataset-download"),
     path("earnings/", datasets.earnings, name="earnings"),
+    path("review/", review.review, name="review"),
     path("tasks/", tasks.tasks, name="tasks"),
     path("tasks/new/", tasks.task_new, name="task-new"),
     path("tasks/<int:pk>/", tasks.task_detail, name="task"),

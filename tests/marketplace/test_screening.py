@@ -6,10 +6,11 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
+from django.test import Client
 
 from marketplace.models import AuditEvent, Dataset
 from marketplace.services.datasets import dataset_create
-from tests.marketplace.conftest import make_user, screened, table_csv, upload
+from tests.marketplace.conftest import PASSWORD, client_for, make_user, screened, table_csv, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -141,3 +142,83 @@ def test_the_report_is_cross_fitted_on_the_upload_alone(provider):
     assert {r["kind"] for r in report["removals"]} == {"suspects", "duplicates", "outliers", "all"}
     suspect = report["suspects"][0]
     assert set(suspect) >= {"row", "consensus", "knn-shapley", "data-oob", "lava", "fold"}
+
+
+@pytest.fixture
+def held(provider, other):
+    published(other, table_csv(60, seed=1))
+    dataset = create(provider, table_csv(60, seed=1), "copy")
+    assert dataset.status == Dataset.Status.HELD
+    return dataset
+
+
+@pytest.fixture
+def staff(db):
+    user = make_user("stella", "consumer")
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    return user
+
+
+@pytest.mark.parametrize("decision,status", [("publish", "published"), ("reject", "rejected")])
+def test_staff_review_a_held_dataset_through_the_api(held, staff, decision, status):
+    response = client_for(staff).post(
+        f"/api/datasets/{held.pk}/review/", {"decision": decision, "note": "checked"}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == status
+    held.refresh_from_db()
+    assert held.status == status
+    event = AuditEvent.objects.get(action=f"dataset.review.{decision}")
+    assert (event.actor, event.data["note"]) == (staff, "checked")
+    again = client_for(staff).post(
+        f"/api/datasets/{held.pk}/review/", {"decision": decision}, format="json"
+    )
+    assert again.status_code == 409, "only held datasets are reviewed"
+
+
+def test_only_staff_review(held, provider, other):
+    for user in (provider, other):
+        response = client_for(user).post(
+            f"/api/datasets/{held.pk}/review/", {"decision": "publish"}, format="json"
+        )
+        assert response.status_code == 403
+    held.refresh_from_db()
+    assert held.status == Dataset.Status.HELD
+    client = Client()
+    client.login(username=provider.username, password=PASSWORD)
+    assert client.get("/review/").status_code == 403
+
+
+def test_the_review_page_lists_held_datasets_and_publishes_one(held, staff):
+    client = Client()
+    client.login(username=staff.username, password=PASSWORD)
+    page = client.get("/review/").content.decode()
+    assert "copy" in page and "100% of its rows are also in another provider" in page
+    assert 'href="/review/"' in page, "staff get the nav link"
+    response = client.post("/review/", {"dataset": held.pk, "decision": "publish", "note": ""})
+    assert response.status_code == 302
+    held.refresh_from_db()
+    assert held.status == Dataset.Status.PUBLISHED
+    assert "Nothing is held" in client.get("/review/").content.decode()
+
+
+def test_the_owner_reads_status_reason_report_and_task_findings(held, provider, other):
+    body = client_for(provider).get(f"/api/datasets/{held.pk}/").json()
+    assert body["status"] == "held" and "another provider" in body["hold_reason"]
+    clean = screened(create(provider, table_csv(80, seed=3, flip=0.2), "mine").pk)
+    mine = client_for(provider).get(f"/api/datasets/{clean.pk}/").json()
+    assert mine["quality"]["report"]["n_rows"] == 80
+    from_tasks = mine["quality_from_tasks"]
+    assert from_tasks["shown"] is False and from_tasks["min_consumers"] >= 2
+    theirs = client_for(other).get(f"/api/datasets/{clean.pk}/").json()
+    assert theirs["quality"] is None and theirs["quality_from_tasks"] is None
+    client = Client()
+    client.login(username=provider.username, password=PASSWORD)
+    page = client.get(f"/datasets/{clean.pk}/").content.decode()
+    assert 'data-testid="removals"' in page and 'data-testid="suspects"' in page
+    assert f"appears once {from_tasks['min_consumers']} different consumers" in page
+    client.login(username=other.username, password=PASSWORD)
+    assert (
+        'data-testid="quality-report"' not in client.get(f"/datasets/{clean.pk}/").content.decode()
+    )
