@@ -20,12 +20,14 @@ from marketplace.selectors.datasets import (
     dataset_owned,
     dataset_visible,
 )
+from marketplace.selectors.insights import dataset_quality_from_tasks
 from marketplace.selectors.tasks import payout_list
 from marketplace.selectors.wallet import wallet_summary
 from marketplace.services.datasets import dataset_create, dataset_download
 from marketplace.services.errors import ServiceError
 from marketplace.web.access import role_required, roles_of
-from marketplace.web.formatting import sentence
+from marketplace.web.charts import Bar, bar_chart
+from marketplace.web.formatting import points, sentence
 from marketplace.web.forms import BrowseForm, DatasetUploadForm
 
 PAGE_SIZE = 20
@@ -34,6 +36,14 @@ QUALITY_LABELS = {
     "duplicate_rows_within_file": ("Repeated rows within the file", "{:,}"),
     "overlap_with_other_providers": ("Rows also in another provider's data", "{:.0%}"),
 }
+REMOVAL_LABELS = {
+    "suspects": "Likely mislabeled or harmful rows",
+    "duplicates": "Repeated rows",
+    "outliers": "Outliers",
+    "all": "All of them",
+}
+#: Rows listed per kind on the report (the counts and measured changes cover every row).
+LISTED_ROWS = 20
 
 
 @login_required
@@ -64,7 +74,57 @@ def dataset_detail(request, pk: int):
         "preview": [[row.get(name) for name in columns] for row in dataset.preview],
         "quality": _quality(dataset),
     }
+    if context["is_owner"]:
+        context["report"] = _report(dataset)
+        context["from_tasks"] = dataset_quality_from_tasks(dataset)
     return render(request, "web/datasets/detail.html", context)
+
+
+def _report(dataset: Dataset) -> dict | None:
+    """The screening's intrinsic report, shaped for the page: a chart of the measured change
+    of each removal with its table, and the rows behind it (numbered from 1, as in the file)."""
+    report = dataset.quality.get("report")
+    if not report:
+        return None
+    removals = [
+        {**removal, "label": REMOVAL_LABELS.get(removal["kind"], removal["kind"])}
+        for removal in report["removals"]
+    ]
+    bars = [
+        Bar(
+            r["label"],
+            100 * r["change"],
+            100 * r["change"],
+            100 * r["change"],
+            tone="pos" if r["change"] >= 0 else "neg",
+            note=f"{points(r['change'])} pts · {len(r['rows'])} rows",
+        )
+        for r in removals
+    ]
+    detectors = [
+        k for k in ("knn-shapley", "data-oob", "lava") if k in (report["suspects"] or [{}])[0]
+    ]
+    return {
+        "report": report,
+        "removals": removals,
+        "chart": bar_chart(
+            bars,
+            chart_id=f"report-{dataset.pk}",
+            title=f"Measured change in {report['scorer']} from removing each kind of row, "
+            "in points",
+            description="Each bar is a refit without the rows, scored on the other half of "
+            "your data and averaged over both halves; right of zero, removing them helps.",
+            axis_format=lambda v: f"{v:+g}",
+        ),
+        "detectors": detectors,
+        "suspects": [
+            {**row, "number": row["row"] + 1, "scores": [row[k] for k in detectors]}
+            for row in report["suspects"][:LISTED_ROWS]
+        ],
+        "duplicates": [r + 1 for r in report["duplicates"][:LISTED_ROWS]],
+        "outliers": [r + 1 for r in report["outliers"][:LISTED_ROWS]],
+        "conflicts": [[r + 1 for r in group] for group in report["label_conflicts"][:LISTED_ROWS]],
+    }
 
 
 @login_required
@@ -99,7 +159,11 @@ def dataset_upload(request):
             if dataset.status == Dataset.Status.HELD:
                 messages.warning(request, f"“{dataset.title}” is held: {dataset.hold_reason}.")
             else:
-                messages.success(request, f"“{dataset.title}” is on the market.")
+                messages.success(
+                    request,
+                    f"“{dataset.title}” is uploaded and being screened; it goes on the market "
+                    "once the checks pass.",
+                )
             return redirect("web:dataset", pk=dataset.pk)
     context = {"form": form, "licenses": LICENSES}
     return render(request, "web/datasets/upload.html", context, status=400 if form.errors else 200)
@@ -117,7 +181,8 @@ def _quality(dataset: Dataset) -> list[tuple[str, str]]:
 @role_required("provider")
 def my_datasets(request):
     datasets = [(d, _quality(d)) for d in dataset_owned(user=request.user)]
-    return render(request, "web/datasets/mine.html", {"datasets": datasets})
+    screening = any(d.status == Dataset.Status.SCREENING for d, _ in datasets)
+    return render(request, "web/datasets/mine.html", {"datasets": datasets, "screening": screening})
 
 
 @role_required("provider")
