@@ -2,12 +2,16 @@
 
 Providers: two honest clinics, a lab with almost half its labels wrong, a vendor whose
 features are noise (shuffled across rows), and a copycat who re-uploads a clinic's file
-(held for review at upload). The consumer brings a validation set and a budget.
+(held for review at upload). Each upload is screened by the worker before the next one is
+made, so every screen judges it against the same earlier uploads on every run; the lab or
+the vendor may be held by a screen, each with the measured number that held it. The
+consumer brings a validation set and a budget.
 """
 
 from __future__ import annotations
 
 import io
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +28,7 @@ from marketplace.services.wallet import wallet_deposit
 
 PASSWORD = "datafair-demo-password"
 LABEL = "diagnosis"
+SCREENING_TIMEOUT = 300
 
 
 @dataclass(frozen=True)
@@ -97,9 +102,20 @@ def demo_market() -> tuple[list[Dataset], object]:
                 label_column=LABEL,
                 reserve_price_cents=listing.reserve_cents,
             )
-        datasets.append(dataset)
+        datasets.append(_screened(dataset))
     consumer = _user("hospital-ai", "consumer")
     return datasets, consumer
+
+
+def _screened(dataset: Dataset) -> Dataset:
+    """Wait until the worker has screened ``dataset`` (published or held)."""
+    deadline = time.monotonic() + SCREENING_TIMEOUT
+    while dataset.status == Dataset.Status.SCREENING:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"dataset {dataset.pk} was not screened in {SCREENING_TIMEOUT} s")
+        time.sleep(0.3)
+        dataset.refresh_from_db()
+    return dataset
 
 
 def demo_task(consumer) -> Task:

@@ -29,6 +29,15 @@ def test_demo_values_a_market_through_a_real_worker(tmp_path):
     out = result.stdout
     assert "Worker answered 'pong'" in out
     assert "HELD: 100% of its rows are also in another provider's dataset" in out
+    # Every upload was screened by the worker before the task: the clinics are on sale; the
+    # noisy lab or the noise vendor may be held, but only by a screen's measured number.
+    market = [line for line in out.splitlines() if " rows  reserve " in line]
+    assert len(market) == 5
+    for clinic in ("Clinic North", "Clinic South"):
+        assert any(clinic in line and line.endswith("on sale") for line in market), clinic
+    for line in market:
+        if "HELD" in line and "Premium biopsy set" not in line:
+            assert " points " in line or "similarity" in line or "robust z" in line, line
     assert "done in" in out and ": quoted" in out
     assert "Quote and split:" in out
     assert "left out: harmful" in out, "the noise vendor is not sold"

@@ -41,8 +41,12 @@ class Api:
         return user
 
 
+SCREENING_TIMEOUT = 120
+
+
 def publish(api: Api, data: bytes, title: str, reserve: int = 0) -> int:
-    return api(
+    """Upload, then wait for the worker to screen it onto the market."""
+    pk = api(
         "POST",
         "/datasets/",
         201,
@@ -54,6 +58,12 @@ def publish(api: Api, data: bytes, title: str, reserve: int = 0) -> int:
             "reserve_price_cents": reserve,
         },
     )["id"]
+    deadline = time.monotonic() + SCREENING_TIMEOUT
+    while (dataset := api("GET", f"/datasets/{pk}/", 200))["status"] == "screening":
+        assert time.monotonic() < deadline, f"dataset {pk} still screening"
+        time.sleep(0.3)
+    assert dataset["status"] == "published", dataset["hold_reason"]
+    return pk
 
 
 def submit_task(consumer: Api, model: str = "logistic_regression") -> dict:
