@@ -307,6 +307,11 @@ def test_a_row_offer_refuses_bad_budgets_and_is_bought_once(ready, client):
     for dataset, rows in granted.items():
         assert f"{len(rows)} of its 80 rows" in downloads
         assert Dataset.objects.get(pk=dataset).title in downloads
+    task_page = text_of(client.get(f"/tasks/{order.task_id}/"))
+    assert "You bought the most valuable rows instead of this bundle" in task_page
+    assert "What you bought" not in task_page
+    for dataset, rows in granted.items():
+        assert f"{len(rows)} of its 80 rows" in task_page
 
     again = client.post(url, {**form, "confirmation": "another-key"})
     assert again.status_code == 409 and "already been purchased" in text_of(again)
