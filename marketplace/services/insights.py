@@ -140,7 +140,7 @@ def _compute(task: Task) -> tuple[dict, dict[str, np.ndarray]]:
                     "title": titles.get(int(item["source"]), ""),
                     **{key: value for key, value in item.items() if key != "source"},
                 }
-                for item in found.drop_sources
+                for item in found.sources
             ],
             "rows": {**drop_rows, "by_dataset": found.drop_rows["by_source"]},
         },

@@ -96,28 +96,42 @@ class Suggestion:
     score_before: float
     score_after: float
     change: float
+    suggested: bool
     why: str
     rows_of: list[RowsOf] = field(default_factory=list)
 
 
+def _verdict(item: dict, what: str) -> str:
+    """What the measured change and its 95% interval say about dropping ``what``."""
+    interval = f"95% interval {points(item['change_lower'])} to {points(item['change_upper'])} pts"
+    if item["suggested"]:
+        return f"A confident gain ({interval}): drop {what}."
+    if item["change"] > 0:
+        return f"Within the noise of your validation rows ({interval}): no reason to drop {what}."
+    return f"Dropping {what} would not help ({interval}): keep {what}."
+
+
 def suggestions(report: dict, titles: dict[int, str], metric: str) -> list[Suggestion]:
-    """The datasets whose removal raises the metric, then the suspect rows, each with its
-    measured change."""
+    """Every candidate dataset and the suspect rows, each with its measured change; those
+    whose gain is confident (the interval's lower end above 0) are the suggestions."""
     prune = report["prune"]
-    out = [
-        Suggestion(
-            label=f"Drop {_title(item['dataset'], titles)}",
-            title=_title(item["dataset"], titles),
-            dataset_id=item["dataset"],
-            rows=item["rows"],
-            score_before=item["score_before"],
-            score_after=item["score_after"],
-            change=item["change"],
-            why=f"Refitted without its {_plural(item['rows'], 'row')}: {metric.lower()} "
-            f"{item['score_before']:.4f} → {item['score_after']:.4f}.",
+    out = []
+    for item in prune["datasets"]:
+        title = _title(item["dataset"], titles)
+        out.append(
+            Suggestion(
+                label=f"{'Drop' if item['suggested'] else 'Without'} {title}",
+                title=title,
+                dataset_id=item["dataset"],
+                rows=item["rows"],
+                score_before=item["score_before"],
+                score_after=item["score_after"],
+                change=item["change"],
+                suggested=item["suggested"],
+                why=f"Refitted without its {_plural(item['rows'], 'row')}: {metric.lower()} "
+                f"{item['score_before']:.4f} → {item['score_after']:.4f}. " + _verdict(item, "it"),
+            )
         )
-        for item in prune["datasets"]
-    ]
     suspect = prune["rows"]
     share = report["suspect_share"]
     by_dataset = [
@@ -139,10 +153,11 @@ def suggestions(report: dict, titles: dict[int, str], metric: str) -> list[Sugge
             score_before=suspect["score_before"],
             score_after=suspect["score_after"],
             change=suspect["change"],
+            suggested=suspect["suggested"],
             why=f"The {share:.0%} of all training rows valued lowest by three methods "
             f"(KNN-Shapley, Data-OOB, LAVA), refitted without: {metric.lower()} "
-            f"{suspect['score_before']:.4f} → {suspect['score_after']:.4f}."
-            + ("" if suspect["change"] > 0 else " Dropping them would not help: keep them."),
+            f"{suspect['score_before']:.4f} → {suspect['score_after']:.4f}. "
+            + _verdict(suspect, "them"),
             rows_of=by_dataset,
         )
     )
@@ -401,7 +416,7 @@ class Insights:
 
     @property
     def datasets_to_drop(self) -> list[Suggestion]:
-        return [row for row in self.suggestions if row.dataset_id is not None]
+        return [row for row in self.suggestions if row.dataset_id is not None and row.suggested]
 
 
 def task_insights(seen: dict, *, chart_prefix: str) -> Insights:

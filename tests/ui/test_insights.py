@@ -59,13 +59,30 @@ def report() -> dict:
                         "score_before": 0.64,
                         "score_after": 0.69,
                         "change": 0.05,
-                    }
+                        "change_lower": 0.01,
+                        "change_upper": 0.09,
+                        "suggested": True,
+                    },
+                    {
+                        "dataset": 2,
+                        "title": "Clinic",
+                        "rows": 80,
+                        "score_before": 0.64,
+                        "score_after": 0.65,
+                        "change": 0.01,
+                        "change_lower": -0.02,
+                        "change_upper": 0.04,
+                        "suggested": False,
+                    },
                 ],
                 "rows": {
                     "count": 24,
                     "score_before": 0.64,
                     "score_after": 0.67,
                     "change": 0.03,
+                    "change_lower": 0.005,
+                    "change_upper": 0.055,
+                    "suggested": True,
                     "by_dataset": {
                         "3": {"count": 23, "rows": [], "hidden": 23},
                         "2": {"count": 1, "rows": [6], "hidden": 0},
@@ -130,9 +147,11 @@ def report() -> dict:
 
 def test_suggestions_carry_the_measured_change_and_hide_unbought_rows():
     shown = task_insights(report(), chart_prefix="t")
-    drop, rows = shown.suggestions
+    drop, kept, rows = shown.suggestions
     assert drop.label == "Drop Triage" and drop.change == 0.05
-    assert "0.6400 → 0.6900" in drop.why
+    assert "0.6400 → 0.6900" in drop.why and "A confident gain" in drop.why
+    assert kept.label == "Without Clinic" and "Within the noise" in kept.why
+    assert [row.title for row in shown.datasets_to_drop] == ["Triage"]
     assert rows.label == "Drop the 24 suspect rows" and rows.dataset_id is None
     words = {item.title: item.words for item in rows.rows_of}
     assert words == {"Triage": "23 rows (shown after purchase)", "Clinic": "row 7"}
@@ -140,9 +159,9 @@ def test_suggestions_carry_the_measured_change_and_hide_unbought_rows():
     assert [row.title for row in shown.row_values] == ["Clinic", "Triage"]
     assert "78 of 80 rows help" in shown.row_values_chart
     seen = report()
-    seen["report"]["prune"]["rows"]["change"] = -0.02
-    (rows,) = task_insights(seen, chart_prefix="t").suggestions[1:]
-    assert rows.why.endswith("Dropping them would not help: keep them.")
+    seen["report"]["prune"]["rows"].update(change=-0.02, change_lower=-0.05, suggested=False)
+    rows = task_insights(seen, chart_prefix="t").suggestions[-1]
+    assert "Dropping them would not help" in rows.why and rows.why.endswith("keep them.")
 
 
 def test_a_driver_of_unbought_data_says_it_is_hidden():
@@ -310,7 +329,7 @@ def test_a_row_offer_refuses_bad_budgets_and_is_bought_once(ready, client):
     task_page = text_of(client.get(f"/tasks/{order.task_id}/"))
     assert "You bought the most valuable rows instead of this bundle" in task_page
     assert "What you bought" not in task_page
-    for dataset, rows in granted.items():
+    for rows in granted.values():
         assert f"{len(rows)} of its 80 rows" in task_page
 
     again = client.post(url, {**form, "confirmation": "another-key"})

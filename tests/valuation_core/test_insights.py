@@ -14,13 +14,13 @@ from valuation.core.insights import buyer_insights
 @pytest.fixture(scope="module")
 def bundle():
     X, y = make_classification(
-        n_samples=420, n_features=5, n_informative=3, n_redundant=0, class_sep=1.5, random_state=3
+        n_samples=480, n_features=5, n_informative=3, n_redundant=0, class_sep=1.5, random_state=3
     )
     y = y.copy()
-    y[180:240] = 1 - y[180:240]  # source "c": every label flipped
-    groups = np.array(["own"] * 60 + ["a"] * 60 + ["b"] * 60 + ["c"] * 60, dtype=object)
-    train = Dataset(X[:240], y[:240], groups=groups)
-    valid = Dataset(X[240:], y[240:])
+    y[180:300] = 1 - y[180:300]  # source "c": 120 rows, every label flipped
+    groups = np.array(["own"] * 60 + ["a"] * 60 + ["b"] * 60 + ["c"] * 120, dtype=object)
+    train = Dataset(X[:300], y[:300], groups=groups)
+    valid = Dataset(X[300:], y[300:])
     found = buyer_insights(
         train,
         valid,
@@ -39,13 +39,16 @@ def refit_score(X, y, keep, valid):
 
 def test_the_flipped_source_is_suggested_and_the_change_is_a_real_refit(bundle):
     X, y, _, valid, found = bundle
-    assert [item["source"] for item in found.drop_sources][:1] == ["c"]
-    assert "own" not in {item["source"] for item in found.drop_sources}
-    dropped = found.drop_sources[0]
+    # Only the flipped source's removal is confidently better: a clean source's change is
+    # within the noise of 180 validation rows.
+    assert found.sources[0]["source"] == "c"
+    assert [item["source"] for item in found.sources if item["suggested"]] == ["c"]
+    assert all(item["change_lower"] <= 0 for item in found.sources[1:])
+    dropped = found.sources[0]
     keep = np.r_[0:180]
     assert dropped["score_after"] == pytest.approx(refit_score(X, y, keep, valid))
-    assert dropped["score_before"] == pytest.approx(refit_score(X, y, np.r_[0:240], valid))
-    assert dropped["change"] > 0
+    assert dropped["score_before"] == pytest.approx(refit_score(X, y, np.r_[0:300], valid))
+    assert 0 < dropped["change_lower"] <= dropped["change"] <= dropped["change_upper"]
 
 
 def test_suspects_are_positions_within_their_source(bundle):
@@ -53,12 +56,13 @@ def test_suspects_are_positions_within_their_source(bundle):
     assert set(found.source_suspects) == {"a", "b", "c"}
     offsets = {"own": 0, "a": 60, "b": 120, "c": 180}
     for name, (rows, score_after) in found.source_suspects.items():
-        assert len(rows) == 6 and all(0 <= r < 60 for r in rows)
-        keep = np.setdiff1d(np.arange(240), [offsets[name] + r for r in rows])
+        size = 120 if name == "c" else 60
+        assert len(rows) == size // 10 and all(0 <= r < size for r in rows)
+        keep = np.setdiff1d(np.arange(300), [offsets[name] + r for r in rows])
         assert score_after == pytest.approx(refit_score(X, y, keep, valid))
     by_source = found.drop_rows["by_source"]
-    assert sum(len(rows) for rows in by_source.values()) == found.drop_rows["count"] == 24
-    assert len(by_source.get("c", [])) > 12, "most bundle suspects are the flipped rows"
+    assert sum(len(rows) for rows in by_source.values()) == found.drop_rows["count"] == 30
+    assert len(by_source.get("c", [])) > 15, "most bundle suspects are the flipped rows"
 
 
 def test_debugging_looks_only_at_own_rows_and_the_looked_at_sources(bundle):
@@ -66,9 +70,9 @@ def test_debugging_looks_only_at_own_rows_and_the_looked_at_sources(bundle):
     players = {d["player"] for p in found.debug["points"] for d in p["drivers"]}
     assert players and players <= {"own", "a"}
     assert found.sensitivity["n_rows"] == 120
-    assert found.values.shape == (240,)
+    assert found.values.shape == (300,)
     assert found.values[180:].mean() < found.values[60:120].mean()
-    assert found.position.tolist() == list(range(60)) * 4
+    assert found.position.tolist() == list(range(60)) * 3 + list(range(120))
 
 
 def test_a_bad_share_is_refused(bundle):

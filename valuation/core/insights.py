@@ -3,10 +3,13 @@
 :func:`buyer_insights` takes the buyer's training rows grouped by source (their own rows and
 each candidate dataset) and their validation rows, and answers:
 
-* **what to drop** — each candidate source whose removal raises the metric, and the suspect
-  rows (lowest ``share`` by :class:`~valuation.core.methods.consensus.Consensus` of
-  KNN-Shapley, Data-OOB and LAVA), each with the metric *measured* after dropping them: a
-  refit of the buyer's model, never a prediction from the values;
+* **what to drop** — for each candidate source, the metric measured after dropping it and
+  the 95% paired-bootstrap interval of the change over validation rows; it is *suggested*
+  only when the interval's lower end is above 0 (a change within the noise of the
+  validation sample is no reason to drop data). Likewise for the suspect rows (lowest ``share`` by
+  :class:`~valuation.core.methods.consensus.Consensus` of KNN-Shapley, Data-OOB and LAVA),
+  each with the metric *measured* after dropping them — a refit of the buyer's model, never
+  a prediction from the values — and the interval of the change;
 * **what each source's own worst rows cost** — per candidate source, its lowest ``share`` of
   rows and the metric without them (what a marketplace aggregates for the source's owner);
 * **why the model errs** — for mispredicted validation rows, the training rows behind each
@@ -31,6 +34,7 @@ import numpy as np
 
 from valuation.core.dataset import Dataset
 from valuation.core.debugging import explain_mispredictions, sensitivity_report
+from valuation.core.lift import compare_fits
 from valuation.core.methods.consensus import Consensus
 from valuation.core.methods.knn import KNNShapley
 from valuation.core.utility import ModelUtility
@@ -44,12 +48,13 @@ class BuyerInsights:
     ----------
     score : float
         The metric with every row.
-    drop_sources : list of dict
-        ``{"source", "rows", "score_before", "score_after", "change"}`` for each candidate
-        source whose removal raises the metric, best first.
+    sources : list of dict
+        ``{"source", "rows", "score_before", "score_after", "change", "change_lower",
+        "change_upper", "suggested"}`` for each candidate source, largest change first.
     drop_rows : dict
-        ``{"count", "score_before", "score_after", "change", "by_source": {source: [row]}}``
-        for the suspect rows of the whole bundle.
+        ``{"count", "score_before", "score_after", "change", "change_lower",
+        "change_upper", "suggested", "by_source": {source: [row]}}`` for the suspect rows
+        of the bundle.
     source_suspects : dict of str to (list of int, float)
         Per candidate source: its own lowest-share rows (positions within it) and the metric
         without them.
@@ -63,7 +68,7 @@ class BuyerInsights:
     """
 
     score: float
-    drop_sources: list[dict[str, Any]]
+    sources: list[dict[str, Any]]
     drop_rows: dict[str, Any]
     source_suspects: dict[str, tuple[list[int], float]]
     debug: dict[str, Any]
@@ -121,31 +126,40 @@ def buyer_insights(
     consensus = Consensus(task=task, k=k, random_state=random_state).fit(rows, valid)
     ranks = consensus.result_.values
     game = ModelUtility(model, scorer, task=task).bind(rows, valid)
-    everyone = frozenset(range(train.n_rows))
-    score = game.utility(everyone)
+    everyone = np.arange(train.n_rows)
+    full = game.fitted_model(everyone)
+    seed = 0 if random_state is None else random_state
 
     def without(dropped: np.ndarray, **extra: Any) -> dict[str, Any]:
-        after = game.utility(everyone - set(dropped.tolist()))
-        return {**extra, "score_before": score, "score_after": after, "change": after - score}
+        kept = game.fitted_model(np.setdiff1d(everyone, dropped))
+        change = compare_fits(game.scorer, kept, full, valid, random_state=seed)
+        return {
+            **extra,
+            "score_before": change.baseline_score,
+            "score_after": change.bundle_score,
+            "change": change.estimate,
+            "change_lower": change.lower,
+            "change_upper": change.upper,
+            "suggested": change.lower > 0,
+        }
 
     def lowest(members: np.ndarray) -> np.ndarray:
         count = max(1, int(round(share * members.size)))
         return np.sort(members[np.argsort(ranks[members], kind="stable")[:count]])
 
-    drop_sources, source_suspects = [], {}
+    sources, source_suspects = [], {}
     for name in candidates:
         members = np.flatnonzero(source == name)
-        removal = without(members, source=name, rows=int(members.size))
-        if removal["change"] > 0:
-            drop_sources.append(removal)
+        sources.append(without(members, source=name, rows=int(members.size)))
         worst = lowest(members)
         source_suspects[name] = (position[worst].tolist(), without(worst)["score_after"])
-    drop_sources.sort(key=lambda item: -item["change"])
+    sources.sort(key=lambda item: -item["change"])
     suspects = lowest(np.arange(train.n_rows))
     by_source: dict[str, list[int]] = {}
     for row in suspects:
         by_source.setdefault(str(source[row]), []).append(int(position[row]))
     drop_rows = {**without(suspects), "count": int(suspects.size), "by_source": by_source}
+    score = drop_rows["score_before"]
 
     seen = set(own) | set(candidates if looked_at is None else looked_at)
     focus = np.flatnonzero(np.isin(source, sorted(seen)))
@@ -155,7 +169,7 @@ def buyer_insights(
     values = KNNShapley(k=k, task=task).fit(rows, valid).result_.values
     return BuyerInsights(
         score=score,
-        drop_sources=drop_sources,
+        sources=sources,
         drop_rows=drop_rows,
         source_suspects=source_suspects,
         debug=_debug(subset, valid, model, task, k),

@@ -72,11 +72,31 @@ def measure_lift(
     scores them: by the constant predictor.
     """
     game = utility.bind(train, valid, baseline)
-    scorer = game.scorer
-    with_bundle = game.fitted_model(players)
-    without = game.fitted_model(list(reference))
+    return compare_fits(
+        game.scorer,
+        game.fitted_model(players),
+        game.fitted_model(list(reference)),
+        valid,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        random_state=random_state,
+    )
+
+
+def compare_fits(
+    scorer: Any,
+    model: Any,
+    reference: Any,
+    valid: Dataset,
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    random_state: int = 0,
+) -> LiftMeasurement:
+    """How much better fitted ``model`` scores than fitted ``reference`` on ``valid``, with
+    the paired bootstrap interval of the difference (module docstring)."""
     rows = np.arange(valid.n_rows)[:, None]
-    frozen_bundle, frozen_base = _Frozen(with_bundle, valid.X), _Frozen(without, valid.X)
+    frozen_bundle, frozen_base = _Frozen(model, valid.X), _Frozen(reference, valid.X)
     bundle_score = scorer(frozen_bundle, rows, valid.y)
     base_score = scorer(frozen_base, rows, valid.y)
     rng = np.random.default_rng(random_state)
