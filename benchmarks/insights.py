@@ -1,9 +1,10 @@
 """What a task's insights cost a worker after its quote, by bundle size.
 
 Data: ``make_classification`` (2 classes, 10 features, 5 informative, class_sep 1.0): the
-buyer's own rows and three sources of ``n`` rows each, one of them with 30% of its labels
-flipped; 500 validation rows; the buyer's model is ``LogisticRegression``. For each size,
-:func:`valuation.core.insights.buyer_insights` runs once (consensus of three detectors,
+buyer's own rows and three sources of ``n`` rows each; source ``c`` labelled 60% of its
+class-1 rows as class 0 (a one-sided labelling error, which biases a linear model; symmetric
+flips mostly do not); 500 validation rows; the buyer's model is ``LogisticRegression``. For
+each size, :func:`valuation.core.insights.buyer_insights` runs once (consensus of three detectors,
 2 refits per source plus the bundle's, explanations, sensitivity, KNN-Shapley of every row)
 and a row offer is priced and chosen from its values (``row_prices`` + ``buy_top_rows``).
 The table says how long each took and what the insights found: which sources they suggest
@@ -29,11 +30,11 @@ REPORT = DOCS / "datacentric.md"
 TITLE = "Data-centric uses of valuation: benchmarks"
 SIZES = (100, 1000, 5000)
 VALID_ROWS = 500
-FLIP = 0.3
+FLIP = 0.6
 
 
 def bundle(n: int, seed: int) -> tuple[Dataset, Dataset]:
-    """Own rows (n/2) and sources a, b, c of n rows each (c's labels 30% flipped)."""
+    """Own rows (n/2) and sources a, b, c of n rows each (60% of c's class-1 rows say 0)."""
     own = max(n // 2, 20)
     total = own + 3 * n + VALID_ROWS
     X, y = make_classification(
@@ -42,8 +43,8 @@ def bundle(n: int, seed: int) -> tuple[Dataset, Dataset]:
     rng = np.random.default_rng(seed)
     y = y.copy()
     noisy = slice(own + 2 * n, own + 3 * n)
-    flip = rng.random(n) < FLIP
-    y[noisy] = np.where(flip, 1 - y[noisy], y[noisy])
+    flip = (rng.random(n) < FLIP) & (y[noisy] == 1)
+    y[noisy] = np.where(flip, 0, y[noisy])
     groups = np.array(["own"] * own + ["a"] * n + ["b"] * n + ["c"] * n, dtype=object)
     train = Dataset(X[: own + 3 * n], y[: own + 3 * n], groups=groups)
     valid = Dataset(X[own + 3 * n :], y[own + 3 * n :])
