@@ -30,9 +30,10 @@ which ends in PUBLISHED or HELD. Each check is a measured number with its thresh
 The label screens need classes, so a regression upload gets the similarity check and the
 report only. Cost is bounded whatever the upload's size: the detectors and the report see a
 seeded sample of at most :data:`SAMPLE_ROWS` rows, the reference at most
-:data:`REFERENCE_ROWS`, and each similarity at most :data:`SIMILARITY_ROWS` rows per side
-(past that it estimates the share of near-duplicated rows from the samples; exact copies are
-still caught on every row by the row hashes at upload). Work grows linearly with the number
+:data:`REFERENCE_ROWS`, and each similarity asks about at most :data:`SIMILARITY_ROWS` rows a
+side, each compared with every row of the other dataset (an estimate of the share of
+near-duplicated rows; exact copies are still caught on every row by the row hashes at
+upload). Work grows linearly with the number
 of compatible datasets on the market, one similarity each.
 """
 
@@ -62,8 +63,9 @@ logger = logging.getLogger(__name__)
 SAMPLE_ROWS = 2000
 #: Rows of other providers' data the label screens are judged against at most.
 REFERENCE_ROWS = 2000
-#: Rows per side of one similarity at most.
-SIMILARITY_ROWS = 5000
+#: Rows of each side a similarity asks about at most; each is compared with every row of the
+#: other side, so the share is estimated without the dilution of sampling both sides.
+SIMILARITY_ROWS = 2000
 #: The model refitted to measure the label-flip screen (module docstring).
 PROBE_MODEL = "knn"
 #: Without other providers' data, the label-flip screen judges an upload against itself only
@@ -184,11 +186,10 @@ def _screen(dataset: Dataset) -> Findings:
 
 
 def _check_similarity(X, others: list[Other], findings: Findings, rng) -> None:
-    mine = X[_sample(len(X), SIMILARITY_ROWS, rng)]
     similar, worst = {}, None
     for other in others:
-        theirs = other.X[_sample(len(other.X), SIMILARITY_ROWS, rng)]
-        sm = round(dataset_similarity(mine, theirs), 4)
+        seed = int(rng.integers(2**32))
+        sm = round(dataset_similarity(X, other.X, max_rows=SIMILARITY_ROWS, random_state=seed), 4)
         if sm > 0:
             similar[str(other.dataset.pk)] = sm
             if worst is None or sm > worst[1]:
