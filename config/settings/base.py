@@ -185,6 +185,10 @@ DATAFAIR_SIMILARITY_HOLD = float(env_str("DATAFAIR_SIMILARITY_HOLD", "0.5"))
 # ... and so does a measured accuracy gain of at least this many points from dropping the
 # rows the poisoning screen flags.
 DATAFAIR_POISON_HOLD_POINTS = float(env_str("DATAFAIR_POISON_HOLD_POINTS", "2.0"))
+# Independent datasets share a few near-duplicate rows by chance (about ln 2 · 0.25^d of
+# them with d features, valuation/core/detection.py); the quote's replication penalty only
+# counts the overlap beyond this much, rescaled so a full copy still counts as 1.
+DATAFAIR_SIMILARITY_CHANCE = float(env_str("DATAFAIR_SIMILARITY_CHANCE", "0.05"))
 
 # How many valuations (tasks) one consumer may start per hour, API and web alike: valuation
 # is the expensive part, and repeated quotes must not be a way to probe providers' data.

@@ -263,16 +263,21 @@ def _similarity(datasets) -> dict[str, dict[str, float]] | None:
     Screening holds an upload that is mostly another provider's data; what it lets through
     may still overlap a little, and the quote's replication penalty (Agarwal et al., in
     :func:`pricing.quote.quote`) shares less of the pool to providers whose data others
-    also sell. Each upload measured the datasets before it, so a pair is recorded once; the
-    larger record counts if both exist. None when no pair overlaps.
+    also sell. Only the overlap beyond chance counts: ``(s − c) / (1 − c)`` for a measured
+    similarity ``s`` above ``c = DATAFAIR_SIMILARITY_CHANCE``, so independent data is not
+    penalised and a full copy still counts as 1. Each upload measured the datasets before
+    it, so a pair is recorded once; the larger record counts if both exist. None when no
+    pair overlaps beyond chance.
     """
+    chance = settings.DATAFAIR_SIMILARITY_CHANCE
     ids = {str(d.pk) for d in datasets}
     pairs: dict[str, dict[str, float]] = {}
     for dataset in datasets:
         mine = str(dataset.pk)
-        for other, score in dataset.quality.get("similar_to", {}).items():
-            if other in ids and other != mine:
-                score = max(float(score), pairs.get(mine, {}).get(other, 0.0))
+        for other, measured in dataset.quality.get("similar_to", {}).items():
+            score = (float(measured) - chance) / (1 - chance)
+            if other in ids and other != mine and score > 0:
+                score = max(score, pairs.get(mine, {}).get(other, 0.0))
                 pairs.setdefault(mine, {})[other] = score
                 pairs.setdefault(other, {})[mine] = score
     return pairs or None

@@ -18,6 +18,17 @@ def quote_for(consumer) -> dict:
     return task.quote["offer"]
 
 
+def test_overlap_by_chance_costs_nothing(market, settings):
+    _, ids, consumer = market
+    for pk in ids[1:]:
+        dataset = Dataset.objects.get(pk=pk)
+        dataset.quality = {**dataset.quality, "similar_to": {str(ids[0]): 0.04}}
+        dataset.save(update_fields=["quality"])
+    offer = quote_for(consumer)
+    assert offer["sale"] and offer["settlement"]["refund_cents"] == 0
+    assert not any("replication factor" in line for line in offer["explanation"])
+
+
 def test_overlapping_providers_share_less_and_the_rest_is_refunded(market):
     _, ids, consumer = market
     plain = quote_for(consumer)
@@ -26,12 +37,13 @@ def test_overlapping_providers_share_less_and_the_rest_is_refunded(market):
     assert set(plain["bundle"]) == set(honest)
 
     later = Dataset.objects.get(pk=ids[1])
-    later.quality = {**later.quality, "similar_to": {honest[0]: 0.4}}
+    later.quality = {**later.quality, "similar_to": {honest[0]: 0.43}}
     later.save(update_fields=["quality"])
     penalised = quote_for(consumer)
     settlement = penalised["settlement"]
     pool = settlement["charge_cents"] - settlement["fee_cents"]
-    # Each of the two overlapping providers keeps 2^-0.4 ≈ 76% of its share.
+    # Overlap beyond chance: (0.43 − 0.05) / 0.95 = 0.4, so each of the two overlapping
+    # providers keeps 2^-0.4 ≈ 76% of its share.
     assert sum(settlement["payouts"].values()) == pytest.approx(0.758 * pool, abs=2)
     assert settlement["refund_cents"] == pool - sum(settlement["payouts"].values())
     assert settlement["charge_cents"] == (
