@@ -42,4 +42,13 @@ def test_demo_values_a_market_through_a_real_worker(tmp_path):
     assert "Quote and split:" in out
     assert "left out: harmful" in out, "the noise vendor is not sold"
     assert "Check: " in out
+    # After the quote the worker computes the insights: every candidate's removal measured
+    # with its interval, the suspect rows, and a row-level offer within a quarter of the budget.
+    assert "What else the worker found" in out
+    removals = [line for line in out.splitlines() if "drop it" in line or "no confident" in line]
+    assert len(removals) == 4, removals
+    assert "lowest-valued rows" in out and "Wrong predictions:" in out
+    offer = next(line for line in out.splitlines() if "Row-level offer within $75.00" in line)
+    price = float(offer.split(" for $")[1].split(" ")[0].replace(",", ""))
+    assert 0 < price <= 75
     assert (tmp_path / "db.sqlite3").is_file()

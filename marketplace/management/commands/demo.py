@@ -2,8 +2,9 @@
 
 Starts a real, separate Celery worker process, builds a small market (providers, datasets,
 a consumer), submits the consumer's task, shows the valuation's progress as the worker
-computes it, prints the contributions, the quote and the split, then serves the web UI
-until interrupted. The worker is stopped when the command ends.
+computes it, prints the contributions, the quote and the split, then what else the worker
+found (what to drop, why the model errs, how fragile it is, a row-level offer), and serves
+the web UI until interrupted. The worker is stopped when the command ends.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from config.celery import app as celery_app
 from marketplace.demo import PASSWORD, demo_market, demo_task
-from marketplace.models import Task
+from marketplace.models import Task, TaskInsight
+from marketplace.services.insights import insight_for, task_row_offer
 from marketplace.services.tasks import task_status
 
 WORKER_START_TIMEOUT = 60
@@ -50,6 +52,7 @@ class Command(BaseCommand):
             self._wait_for_worker(worker)
             task = self._run_market(worker)
             self._report(task)
+            self._insights(task, worker)
             if no_serve:
                 return
             self.stdout.write("")
@@ -185,3 +188,62 @@ class Command(BaseCommand):
         self.stdout.write("\nWhy:")
         for line in offer["explanation"]:
             self.stdout.write(f"  - {line}")
+
+    def _insights(self, task: Task, worker: subprocess.Popen) -> None:
+        started = time.monotonic()
+        while True:
+            insight = TaskInsight.objects.filter(task=task).first()
+            if insight is not None and insight.status != TaskInsight.Status.PENDING:
+                break
+            if worker.poll() is not None:
+                raise CommandError(f"the worker exited with code {worker.returncode}")
+            if time.monotonic() - started > VALUATION_TIMEOUT:
+                raise CommandError("the insights were not computed in time")
+            time.sleep(0.3)
+        seen = insight_for(task=task, user=task.consumer)
+        self.stdout.write(
+            f"\nWhat else the worker found ({time.monotonic() - started:.1f} s after the quote):"
+        )
+        if seen["status"] != TaskInsight.Status.READY:
+            self.stdout.write(f"  the insights failed: {seen['error']}")
+            return
+        report = seen["report"]
+        self.stdout.write("  Dropping each dataset, refitted (change in points, 95% interval):")
+        for item in report["prune"]["datasets"]:
+            verdict = "drop it" if item["suggested"] else "no confident gain"
+            self.stdout.write(
+                f"    #{item['dataset']:<3} {item['title']:<24} {item['change'] * 100:+6.2f} "
+                f"({item['change_lower'] * 100:+.2f} to {item['change_upper'] * 100:+.2f})  "
+                f"{verdict}"
+            )
+        rows = report["prune"]["rows"]
+        where = ", ".join(
+            f"{part['count']} in {'your data' if name == 'own' else '#' + name}"
+            for name, part in rows["by_dataset"].items()
+        )
+        self.stdout.write(
+            f"  The {rows['count']} lowest-valued rows ({where}): dropping them changes "
+            f"{task.metric} by {rows['change'] * 100:+.2f} points "
+            f"({rows['change_lower'] * 100:+.2f} to {rows['change_upper'] * 100:+.2f})."
+        )
+        debug = report["debug"]
+        if "points" in debug:
+            self.stdout.write(
+                f"  Wrong predictions: {len(debug['points'])} of {debug['n_valid']} validation "
+                "rows, each with the training rows that pulled it the wrong way "
+                "(their positions show once bought)."
+            )
+        loss = report["sensitivity"].get("loss")
+        if loss and loss["k"] is not None:
+            self.stdout.write(
+                f"  Sensitivity: dropping {loss['k']} of {report['sensitivity']['n_rows']} "
+                f"training rows raises the {loss['name']} from {loss['original']:.3f} past "
+                f"{loss['threshold']:.3f}; refitted: {loss['refit']:.3f}."
+            )
+        budget = task.budget_cents // 4
+        offer = task_row_offer(task=task, user=task.consumer, budget_cents=budget)
+        counts = ", ".join(f"{len(r)} of #{d}" for d, r in offer["rows"].items()) or "none"
+        self.stdout.write(
+            f"  Row-level offer within {cents(budget)}: {counts} for {cents(offer['price_cents'])}"
+            " (each row priced from its value; buy it on the task's rows page)."
+        )
