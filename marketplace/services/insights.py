@@ -24,7 +24,7 @@ from fractions import Fraction
 import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import DatabaseError, transaction
+from django.db import InterfaceError, OperationalError, transaction
 
 from marketplace.models import Dataset, QualitySignal, Task, TaskInsight
 from marketplace.selectors.insights import entitled_rows
@@ -81,8 +81,8 @@ def insight_run(task_id: int) -> TaskInsight:
     task = Task.objects.select_related("valuation_job").get(pk=task_id)
     try:
         report, values = _compute(task)
-    except DatabaseError:
-        raise  # transient: the Celery task retries
+    except (OperationalError, InterfaceError):
+        raise  # the database was briefly unreachable: the Celery task retries
     except Exception as exc:  # the quote stands without insights; say why they are missing
         logger.exception("insights of task %s failed", task_id)
         insight.status = TaskInsight.Status.FAILED
