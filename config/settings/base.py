@@ -204,6 +204,10 @@ DATAFAIR_VALUATION = {
     "max_samples": env_int("DATAFAIR_MAX_SAMPLES", 200),
 }
 
+# Bags of Data-OOB, the costliest of the three row detectors that screening and insights
+# run (their consensus with KNN-Shapley and LAVA); its cost is linear in them.
+DATAFAIR_DETECTOR_BAGS = env_int("DATAFAIR_DETECTOR_BAGS", 100)
+
 # Insights after a quote (services/insights.py): the share of rows reported as suspect, and
 # how many different consumers' tasks must have valued a dataset before its provider sees
 # what they said about its rows (fewer could let a provider read one consumer's data).

@@ -7,3 +7,6 @@ from config.settings.base import *  # noqa: F403
 DEBUG = False
 REQUIRE_SERVICES = env_bool("REQUIRE_SERVICES", False)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Every market fixture screens its uploads and many tests compute insights: the detectors'
+# costliest part runs with fewer bags (the same code; the engine's own tests use 100).
+DATAFAIR_DETECTOR_BAGS = 25

@@ -180,6 +180,7 @@ def _screen(dataset: Dataset) -> Findings:
         task=task,
         max_rows=SAMPLE_ROWS,
         random_state=seed,
+        n_estimators=settings.DATAFAIR_DETECTOR_BAGS,
     )
     findings.numbers["report"] = report.to_dict()
     return findings
@@ -237,7 +238,8 @@ def _check_label_flips(upload: Rows, reference: Rows | None, findings, seed: int
         return
     fixed = broken = scored = flagged = 0
     for rows, judge in _folds(upload, reference, seed):
-        screen = PoisonScreen(random_state=seed).fit(rows, judge)
+        screen = PoisonScreen(random_state=seed, n_estimators=settings.DATAFAIR_DETECTOR_BAGS)
+        screen = screen.fit(rows, judge)
         game = ModelUtility(
             make_model(PROBE_MODEL, "classification"), "accuracy", task="classification"
         ).bind(rows, judge)

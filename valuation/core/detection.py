@@ -169,6 +169,8 @@ class PoisonScreen(BaseEstimator):
         Neighbours of KNN-Shapley.
     random_state : int, optional
         Seed of the detectors.
+    n_estimators : int, default 100
+        Bags of Data-OOB (when it is one of the detectors).
 
     Attributes
     ----------
@@ -187,17 +189,24 @@ class PoisonScreen(BaseEstimator):
         share: float = 0.1,
         k: int = 5,
         random_state: int | None = None,
+        n_estimators: int = 100,
     ) -> None:
         self.methods = methods
         self.share = share
         self.k = k
         self.random_state = random_state
+        self.n_estimators = n_estimators
 
     def fit(self, upload: Dataset, valid: Dataset) -> Self:
         """Value the rows of ``upload`` against the clean ``valid`` rows and flag the lowest."""
         if not 0 < self.share < 1:
             raise ValueError(f"share must be in (0, 1), got {self.share!r}")
-        consensus = Consensus(methods=self.methods, k=self.k, random_state=self.random_state)
+        consensus = Consensus(
+            methods=self.methods,
+            k=self.k,
+            n_estimators=self.n_estimators,
+            random_state=self.random_state,
+        )
         consensus.fit(Dataset(upload.X, upload.y), valid)
         self.scores_ = consensus.result_.values
         self.method_scores_ = consensus.scores_

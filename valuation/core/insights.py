@@ -90,6 +90,7 @@ def buyer_insights(
     share: float = 0.1,
     k: int = 5,
     random_state: int | None = None,
+    n_estimators: int = 100,
 ) -> BuyerInsights:
     """Insights for a buyer of the sources (groups) of ``train`` (module docstring).
 
@@ -112,6 +113,8 @@ def buyer_insights(
         Neighbours of KNN-Shapley (values, consensus, explanations).
     random_state : int, optional
         Seed of the detectors.
+    n_estimators : int, default 100
+        Bags of Data-OOB in the consensus.
     """
     if not 0 < share < 1:
         raise ValueError(f"share must be in (0, 1), got {share!r}")
@@ -123,7 +126,8 @@ def buyer_insights(
     rows = Dataset(train.X, train.y, feature_names=train.feature_names)
     candidates = [name for name in np.unique(source).tolist() if name not in set(own)]
 
-    consensus = Consensus(task=task, k=k, random_state=random_state).fit(rows, valid)
+    consensus = Consensus(task=task, k=k, n_estimators=n_estimators, random_state=random_state)
+    consensus.fit(rows, valid)
     ranks = consensus.result_.values
     game = ModelUtility(model, scorer, task=task).bind(rows, valid)
     everyone = np.arange(train.n_rows)

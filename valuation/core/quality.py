@@ -136,6 +136,7 @@ def quality_report(
     flag_share: float = 0.1,
     outlier_threshold: float = OUTLIER_THRESHOLD,
     random_state: int | None = None,
+    n_estimators: int = 100,
 ) -> QualityReport:
     """A provider's quality report for the rows of ``train`` (see the module docstring).
 
@@ -154,10 +155,14 @@ def quality_report(
         Modified z-score above which a row is an outlier.
     random_state : int, optional
         Seed of the detectors.
+    n_estimators : int, default 100
+        Bags of Data-OOB, the costliest detector.
     """
     _check_share(flag_share)
     rows_only = Dataset(train.X, train.y)
-    suspect_rows, suspects = _suspects(rows_only, valid, task, flag_share, random_state)
+    suspect_rows, suspects = _suspects(
+        rows_only, valid, task, flag_share, random_state, n_estimators
+    )
     duplicates = exact_duplicates(train.X, train.y)
     outliers = robust_outliers(train.X, outlier_threshold)
     utility = ModelUtility(model, scorer, task=task)
@@ -193,6 +198,7 @@ def cross_fitted_quality_report(
     outlier_threshold: float = OUTLIER_THRESHOLD,
     max_rows: int | None = None,
     random_state: int | None = None,
+    n_estimators: int = 100,
 ) -> QualityReport:
     """:func:`quality_report` of ``train`` judged against itself, fold by fold.
 
@@ -207,7 +213,7 @@ def cross_fitted_quality_report(
     ----------
     train : Dataset
         The rows reported on; row numbers in the report are indices into it.
-    model, scorer, task, flag_share, outlier_threshold
+    model, scorer, task, flag_share, outlier_threshold, n_estimators
         As in :func:`quality_report`.
     folds : int, default 2
         Number of folds (each needs rows of the other folds to be judged against).
@@ -245,7 +251,7 @@ def cross_fitted_quality_report(
     for fold in range(folds):
         inside, outside = rows[fold_of[rows] == fold], rows[fold_of[rows] != fold]
         part, rest = _rows(train, inside), _rows(train, outside)
-        local, found = _suspects(part, rest, task, flag_share, random_state)
+        local, found = _suspects(part, rest, task, flag_share, random_state, n_estimators)
         suspects += [{**row, "row": int(inside[row["row"]]), "fold": fold} for row in found]
         flagged = {
             "suspects": np.sort(local),
@@ -351,13 +357,17 @@ def _check_share(flag_share: float) -> None:
 
 
 def _suspects(
-    train: Dataset, valid: Dataset, task: str, flag_share: float, random_state: int | None
+    train: Dataset,
+    valid: Dataset,
+    task: str,
+    flag_share: float,
+    random_state: int | None,
+    n_estimators: int = 100,
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """The lowest ``flag_share`` of ``train``'s rows by consensus against ``valid``: their
     indices, and one entry per row with the consensus and every detector's raw score."""
-    consensus = Consensus(task=task, random_state=random_state).fit(
-        Dataset(train.X, train.y), valid
-    )
+    consensus = Consensus(task=task, n_estimators=n_estimators, random_state=random_state)
+    consensus = consensus.fit(Dataset(train.X, train.y), valid)
     n_flag = max(1, int(round(flag_share * train.n_rows)))
     rows = np.argsort(consensus.result_.values, kind="stable")[:n_flag]
     return rows, [
