@@ -28,6 +28,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from benchmarks import DOCS, machine, table, write_section
+from benchmarks.plots import line_panels
 from valuation.core.acquisition import PoolRanker
 from valuation.core.dataset import Dataset
 
@@ -109,6 +110,7 @@ def labels_needed(points: list[tuple[int, float]], target: float) -> int | None:
 
 def run(seeds: list[int], max_labels: int) -> str:
     rows, curve_rows = [], []
+    panels: dict[str, dict[str, tuple[list[int], list[float]]]] = {}
     checkpoints = sorted({c for c in (START, 60, 100, 160, 240) if c <= max_labels} | {max_labels})
     for name in DATASETS:
         needed: dict[str, list[int]] = {label: [] for label in STRATEGIES}
@@ -130,6 +132,10 @@ def run(seeds: list[int], max_labels: int) -> str:
                 needed[label].append(count)
                 for labels, accuracy in points:
                     accuracy_at[label].setdefault(labels, []).append(accuracy)
+        panels[name] = {
+            label: (sorted(at), [np.mean(at[c]) for c in sorted(at)])
+            for label, at in accuracy_at.items()
+        }
         random_mean = np.mean(needed["random"])
         uncertainty_mean = np.mean(needed["uncertainty"])
         for label in STRATEGIES:
@@ -173,7 +179,17 @@ def run(seeds: list[int], max_labels: int) -> str:
         f"uses a {N_VALID}-row labeled validation set. Mean ± sd over seeds {seeds}; saving = "
         "1 − labels needed / labels needed by the baseline (positive: fewer labels). Published "
         "claims put the saving at 10–30% (unverified, algorithms.md §7); these are our "
-        "measurements.\n\n" + table(header, rows) + "\n\nMean test accuracy along the curve:"
+        "measurements.\n\n"
+        + line_panels(
+            "active_learning",
+            panels,
+            xlabel="labeled rows",
+            ylabel="test accuracy",
+            alt="Learning curves: mean test accuracy against labeled rows for each strategy",
+        )
+        + "\n\n"
+        + table(header, rows)
+        + "\n\nMean test accuracy along the curve:"
         "\n\n" + table(curve_header, curve_rows)
     )
 

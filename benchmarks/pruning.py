@@ -25,6 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
 from benchmarks import DOCS, machine, table, write_section
+from benchmarks.plots import line_panels
 from valuation.core.dataset import Dataset
 from valuation.core.methods.consensus import Consensus
 
@@ -80,6 +81,7 @@ def test_accuracy(train: Dataset, test: Dataset, drop: np.ndarray) -> float:
 
 def run(seeds: list[int]) -> str:
     rows = []
+    panels: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
     for name in DATASETS:
         # results[label][share] = accuracies over seeds
         results: dict[str, dict[float, list[float]]] = {}
@@ -106,6 +108,10 @@ def run(seeds: list[int]) -> str:
                     for _ in range(RANDOM_DRAWS)
                 ]
                 results.setdefault("random", {}).setdefault(share, []).append(np.mean(draws))
+        panels[name] = {
+            label: ([0.0, *SHARES], [np.mean(full), *[np.mean(by_share[s]) for s in SHARES]])
+            for label, by_share in results.items()
+        }
         for label, by_share in results.items():
             rows.append(
                 [
@@ -136,7 +142,18 @@ def run(seeds: list[int]) -> str:
         "noise, detectors' seeds). Data: breast cancer 200 train / 150 validation / 219 test; "
         "digits 600 / 300 / 897; make_classification (3 classes, 10 features, class_sep 1.5) "
         "200 / 150 / 250."
-        "\n\n" + table(header, rows)
+        "\n\n"
+        + line_panels(
+            "pruning",
+            panels,
+            xlabel="training rows dropped (%)",
+            ylabel="test accuracy",
+            alt="Test accuracy against the share of lowest-valued rows dropped, per method, "
+            "on three datasets with 10% label noise",
+            percent_x=True,
+        )
+        + "\n\n"
+        + table(header, rows)
     )
 
 
