@@ -215,6 +215,12 @@ class PurchaseIn(serializers.Serializer):
         help_text="bundle: the quote's offer of whole datasets; rows: the task's latest row "
         "offer (POST .../row-offer/ first).",
     )
+    offer = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text="For kind=rows: the row offer's `key`; refused (409) if a newer offer "
+        "replaced it.",
+    )
 
 
 class TaskPurchaseApi(APIView):
@@ -245,7 +251,12 @@ class TaskPurchaseApi(APIView):
             task = get_object_or_404(task_list(user=request.user), pk=pk)
             data = PurchaseIn(data=request.data)
             data.is_valid(raise_exception=True)
-            order = task_purchase(task=task, user=request.user, kind=data.validated_data["kind"])
+            order = task_purchase(
+                task=task,
+                user=request.user,
+                kind=data.validated_data["kind"],
+                offer_key=data.validated_data.get("offer"),
+            )
             return Response(OrderDetailOut(order).data, status=status.HTTP_201_CREATED)
 
         return idempotent(request, work)
@@ -296,6 +307,7 @@ class RowOfferOut(serializers.Serializer):
     settlement = serializers.JSONField(
         allow_null=True, help_text="Fee and payouts, exact to the cent (null: no row fits)."
     )
+    key = serializers.CharField(help_text="Names this offer; pass it as `offer` to buy it.")
 
 
 class TaskRowOfferApi(APIView):

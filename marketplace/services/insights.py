@@ -16,6 +16,7 @@ read (:func:`insight_for`).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -263,6 +264,11 @@ def task_row_offer(*, task: Task, user, budget_cents: int) -> dict:
         else None
     )
     offer["row_cents"] = cents
+    # Names this offer: a purchase that quotes another key (a newer offer was made meanwhile,
+    # say in another tab) is refused rather than buying rows nobody looked at.
+    offer["key"] = hashlib.sha256(
+        json.dumps([offer["rows"], charge], sort_keys=True).encode()
+    ).hexdigest()[:16]
     insight.row_offer = offer
     insight.save(update_fields=["row_offer", "updated_at"])
     return offer

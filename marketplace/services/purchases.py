@@ -91,11 +91,13 @@ def _bundle_sale(task: Task) -> _Sale:
     )
 
 
-def _rows_sale(task: Task) -> _Sale:
+def _rows_sale(task: Task, offer_key: str | None) -> _Sale:
     insight = TaskInsight.objects.filter(task=task).first()
     offer = insight.row_offer if insight is not None else None
     if not offer:
         raise Conflict("ask for a row offer first (POST /api/tasks/<id>/row-offer/)")
+    if offer_key is not None and offer_key != offer["key"]:
+        raise Conflict("the row offer changed since you saw it; look at the new one and buy again")
     if not offer["settlement"]:
         raise Conflict("the row offer buys no rows: raise its budget")
     settlement = Settlement.from_dict(offer["settlement"])
@@ -119,9 +121,12 @@ def _rows_sale(task: Task) -> _Sale:
 
 
 @transaction.atomic
-def task_purchase(*, task: Task, user, kind: str = Order.Kind.BUNDLE) -> Order:
+def task_purchase(
+    *, task: Task, user, kind: str = Order.Kind.BUNDLE, offer_key: str | None = None
+) -> Order:
     """Buy a quoted task's offer: the bundle of whole datasets, or (``kind="rows"``) the
-    latest row-level offer of :func:`marketplace.services.insights.task_row_offer`."""
+    latest row-level offer of :func:`marketplace.services.insights.task_row_offer` — the one
+    named ``offer_key`` when given (refused if a newer offer replaced it)."""
     task = (
         Task.objects.select_for_update(of=("self",)).select_related("valuation_job").get(pk=task.pk)
     )
@@ -133,7 +138,7 @@ def task_purchase(*, task: Task, user, kind: str = Order.Kind.BUNDLE) -> Order:
         raise Conflict(f"the task is {task.status}; only a quoted task can be bought")
     if kind not in Order.Kind.values:
         raise ServiceError(f"kind must be one of {', '.join(Order.Kind.values)}", field="kind")
-    sale = _rows_sale(task) if kind == Order.Kind.ROWS else _bundle_sale(task)
+    sale = _rows_sale(task, offer_key) if kind == Order.Kind.ROWS else _bundle_sale(task)
     datasets = Dataset.objects.select_related("owner").in_bulk([int(pid) for pid in sale.rows])
     gone = sorted(pk for pk, d in datasets.items() if d.status != Dataset.Status.PUBLISHED)
     if gone:

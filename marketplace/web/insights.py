@@ -473,6 +473,7 @@ class RowOffer:
     budget_cents: int
     value: float
     price_cents: int
+    key: str
     datasets: list[OfferedRows]
     split: list[SplitRow] = field(default_factory=list)
     split_chart: SafeString | None = None
@@ -546,6 +547,7 @@ def row_offer(offer: dict, titles: dict[int, str], *, chart_id: str) -> RowOffer
         budget_cents=offer["budget_cents"],
         value=offer["value"],
         price_cents=offer["price_cents"],
+        key=offer["key"],
         datasets=[
             OfferedRows(
                 dataset_id=int(pid),

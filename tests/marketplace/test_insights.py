@@ -279,3 +279,15 @@ def test_rows_of_a_parquet_file_keep_their_types():
     pd.testing.assert_frame_equal(subset, frame.iloc[[1, 3]].reset_index(drop=True))
     csv_rows = rows_of_file(b'a,b\n1,"x,y"\n2,z\n', "d.csv", [0]).decode()
     assert csv_rows == 'a,b\n1,"x,y"\n'
+
+
+def test_a_row_purchase_names_the_offer_it_buys(insight):
+    task, _, consumer, _ = insight
+    first = task_row_offer(task=task, user=consumer, budget_cents=2_000)
+    newer = task_row_offer(task=task, user=consumer, budget_cents=4_000)
+    assert first["key"] != newer["key"]
+    with pytest.raises(Conflict, match="offer changed"):
+        task_purchase(task=task, user=consumer, kind="rows", offer_key=first["key"])
+    assert not Order.objects.exists()
+    order = task_purchase(task=task, user=consumer, kind="rows", offer_key=newer["key"])
+    assert order.price_cents == newer["price_cents"]

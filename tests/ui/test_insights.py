@@ -208,6 +208,7 @@ def test_a_row_offers_split_adds_up_to_the_cent():
         "rows": {"1": [17, 28], "2": [6]},
         "value": 0.06,
         "price_cents": 2_999,
+        "key": "0123456789abcdef",
         "row_cents": {"1": 1_959, "2": 1_040},
         "settlement": {
             "charge_cents": 2_999,
@@ -313,7 +314,7 @@ def test_a_row_offer_refuses_bad_budgets_and_is_bought_once(ready, client):
     assert sum(row.cents for row in offer.split) == offer.price_cents
     assert offer.check in text_of(page)
     key = re.search(r'name="confirmation" value="([^"]+)"', page.content.decode())[1]
-    form = {"action": "buy", "confirmation": key, "price_cents": str(offer.price_cents)}
+    form = {"action": "buy", "confirmation": key, "offer": offer.key}
 
     first, second = client.post(url, form), client.post(url, form)
     assert first.status_code == second.status_code == 302
@@ -342,9 +343,11 @@ def test_a_stale_row_offer_is_not_bought(ready, client):
     task, _, _ = ready
     url = f"/tasks/{task.pk}/rows/"
     client.post(url, {"action": "offer", "budget": "30.00"})
-    key = re.search(r'name="confirmation" value="([^"]+)"', client.get(url).content.decode())[1]
+    page = client.get(url).content.decode()
+    key = re.search(r'name="confirmation" value="([^"]+)"', page)[1]
+    seen = re.search(r'name="offer" value="([^"]+)"', page)[1]
     client.post(url, {"action": "offer", "budget": "60.00"})  # another tab, a new offer
-    stale = client.post(url, {"action": "buy", "confirmation": key, "price_cents": "1"})
+    stale = client.post(url, {"action": "buy", "confirmation": key, "offer": seen})
     assert stale.status_code == 409 and "offer changed" in text_of(stale)
     assert not Order.objects.exists()
 

@@ -19,7 +19,7 @@ from django.utils.html import format_html
 
 from marketplace.models import Order, Task, TaskInsight
 from marketplace.selectors.tasks import task_list
-from marketplace.services.errors import Conflict, ServiceError
+from marketplace.services.errors import ServiceError
 from marketplace.services.insights import insight_for, task_row_offer
 from marketplace.services.purchases import task_purchase
 from marketplace.services.tasks import task_status
@@ -62,9 +62,12 @@ def _buy_rows(request, task: Task, seen: dict) -> dict:
     """The once-only work of a row purchase: buy the offer the page showed, not a newer one
     made in another tab meanwhile."""
     offer = seen["row_offer"] or {}
-    if str(offer.get("price_cents")) != request.POST.get("price_cents"):
-        raise Conflict("the row offer changed since this page was shown; check it and buy again")
-    order = task_purchase(task=task, user=request.user, kind=Order.Kind.ROWS)
+    order = task_purchase(
+        task=task,
+        user=request.user,
+        kind=Order.Kind.ROWS,
+        offer_key=request.POST.get("offer", ""),
+    )
     return {"order": order.pk, "rows": sum(len(rows) for rows in offer["rows"].values())}
 
 
