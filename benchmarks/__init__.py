@@ -8,6 +8,7 @@ of a report file.
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import re
@@ -48,3 +49,26 @@ def write_section(report: Path, title: str, key: str, body: str) -> None:
     pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else f"{text}\n{block}\n"
     report.write_text(text)
+
+
+def publish(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    body: str,
+    *,
+    report: Path,
+    title: str,
+    key: str,
+) -> None:
+    """Print ``body`` with its footer (machine, and the command that reproduces it: the
+    options that differ from their defaults) and, unless ``--no-write``, write it into the
+    block ``key`` of ``report``."""
+    command = f"python -m benchmarks {Path(parser.prog).stem}"
+    for dest, value in vars(args).items():
+        if dest != "no_write" and value != parser.get_default(dest):
+            shown = " ".join(map(str, value)) if isinstance(value, list) else value
+            command += f" --{dest.replace('_', '-')} {shown}"
+    text = f"{body}\n\nMeasured on {machine()}. Command: `{command}`."
+    print(text, flush=True)
+    if not args.no_write:
+        write_section(report, title, key, text)

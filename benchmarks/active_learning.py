@@ -27,7 +27,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from benchmarks import DOCS, machine, table, write_section
+from benchmarks import DOCS, publish, table
 from benchmarks.plots import line_panels
 from valuation.core.acquisition import PoolRanker
 from valuation.core.dataset import Dataset
@@ -201,15 +201,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     body = run(args.seeds, args.max_labels)
-    footer = (
-        f"\n\nMeasured on {machine()}. Command: `python -m benchmarks active_learning"
-        + (f" --seeds {' '.join(map(str, args.seeds))}" if args.seeds != [0, 1, 2, 3] else "")
-        + (f" --max-labels {args.max_labels}" if args.max_labels != 240 else "")
-        + "`."
-    )
-    print(body + footer, flush=True)
-    if not args.no_write:
-        write_section(REPORT, TITLE, "active-learning", body + footer)
+    publish(parser, args, body, report=REPORT, title=TITLE, key="active-learning")
 
 
 if __name__ == "__main__":

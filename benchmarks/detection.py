@@ -30,7 +30,7 @@ import numpy as np
 from sklearn.datasets import make_classification
 from sklearn.metrics import roc_auc_score
 
-from benchmarks import DOCS, machine, table, write_section
+from benchmarks import DOCS, publish, table
 from benchmarks.plots import bar_panels
 from benchmarks.pruning import DATASETS, noisy_split
 from valuation.core.dataset import Dataset
@@ -199,15 +199,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
-    body = run(args.seeds)
-    footer = (
-        f"\n\nMeasured on {machine()}. Command: `python -m benchmarks detection"
-        + (f" --seeds {' '.join(map(str, args.seeds))}" if args.seeds != [0, 1, 2] else "")
-        + "`."
-    )
-    print(body + footer, flush=True)
-    if not args.no_write:
-        write_section(REPORT, TITLE, "detection", body + footer)
+    publish(parser, args, run(args.seeds), report=REPORT, title=TITLE, key="detection")
 
 
 if __name__ == "__main__":

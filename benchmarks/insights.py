@@ -21,7 +21,7 @@ import numpy as np
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
-from benchmarks import DOCS, machine, table, write_section
+from benchmarks import DOCS, publish, table
 from valuation.core.acquisition import buy_top_rows, row_prices
 from valuation.core.dataset import Dataset
 from valuation.core.insights import buyer_insights
@@ -102,11 +102,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
-    body = run(args.seed)
-    footer = f"\n\nMeasured on {machine()}. Command: `python -m benchmarks insights`."
-    print(body + footer, flush=True)
-    if not args.no_write:
-        write_section(REPORT, TITLE, "insights", body + footer)
+    publish(parser, args, run(args.seed), report=REPORT, title=TITLE, key="insights")
 
 
 if __name__ == "__main__":

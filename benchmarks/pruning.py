@@ -24,7 +24,7 @@ from sklearn.datasets import load_breast_cancer, load_digits, make_classificatio
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
-from benchmarks import DOCS, machine, table, write_section
+from benchmarks import DOCS, publish, table
 from benchmarks.plots import line_panels
 from valuation.core.dataset import Dataset
 from valuation.core.methods.consensus import Consensus
@@ -162,15 +162,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
-    body = run(args.seeds)
-    footer = (
-        f"\n\nMeasured on {machine()}. Command: `python -m benchmarks pruning"
-        + (f" --seeds {' '.join(map(str, args.seeds))}" if args.seeds != [0, 1, 2] else "")
-        + "`."
-    )
-    print(body + footer, flush=True)
-    if not args.no_write:
-        write_section(REPORT, TITLE, "pruning", body + footer)
+    publish(parser, args, run(args.seeds), report=REPORT, title=TITLE, key="pruning")
 
 
 if __name__ == "__main__":
