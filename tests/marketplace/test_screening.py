@@ -222,3 +222,18 @@ def test_the_owner_reads_status_reason_report_and_task_findings(held, provider, 
     assert (
         'data-testid="quality-report"' not in client.get(f"/datasets/{clean.pk}/").content.decode()
     )
+
+
+def test_the_owner_is_not_told_about_similar_datasets_they_cannot_see(provider, other):
+    source = published(other, table_csv(80, seed=1), "source")
+    frame = pd.read_csv(io.BytesIO(table_csv(80, seed=1)))
+    rng = np.random.default_rng(1)
+    features = ["f1", "f2", "f3", "f4"]
+    frame[features] += 0.01 * frame[features].std().to_numpy() * rng.normal(size=(80, 4))
+    copy = screened(create(provider, frame_csv(frame)).pk)
+    assert str(source.pk) in copy.quality["similar_to"]
+    named = client_for(provider).get(f"/api/datasets/{copy.pk}/").json()["quality"]
+    assert str(source.pk) in named["similar_to"], "a published dataset may be named"
+    Dataset.objects.filter(pk=source.pk).update(status=Dataset.Status.HELD)
+    hidden = client_for(provider).get(f"/api/datasets/{copy.pk}/").json()["quality"]
+    assert str(source.pk) not in hidden["similar_to"]
