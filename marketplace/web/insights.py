@@ -111,29 +111,40 @@ def _verdict(item: dict, what: str) -> str:
     return f"Dropping {what} would not help ({interval}): keep {what}."
 
 
+def _measured(item: dict, metric: str, *, what: str, cause: str, **fields) -> Suggestion:
+    """A suggestion from one measured removal (``score_before``/``after``, ``change`` and
+    its interval, ``suggested``): ``cause`` says what was dropped, ``what`` names it."""
+    return Suggestion(
+        score_before=item["score_before"],
+        score_after=item["score_after"],
+        change=item["change"],
+        suggested=item["suggested"],
+        why=f"{cause}: {metric.lower()} {item['score_before']:.4f} → "
+        f"{item['score_after']:.4f}. " + _verdict(item, what),
+        **fields,
+    )
+
+
 def suggestions(report: dict, titles: dict[int, str], metric: str) -> list[Suggestion]:
     """Every candidate dataset and the suspect rows, each with its measured change; those
     whose gain is confident (the interval's lower end above 0) are the suggestions."""
     prune = report["prune"]
-    out = []
-    for item in prune["datasets"]:
-        title = _title(item["dataset"], titles)
-        out.append(
-            Suggestion(
-                label=f"{'Drop' if item['suggested'] else 'Without'} {title}",
-                title=title,
-                dataset_id=item["dataset"],
-                rows=item["rows"],
-                score_before=item["score_before"],
-                score_after=item["score_after"],
-                change=item["change"],
-                suggested=item["suggested"],
-                why=f"Refitted without its {_plural(item['rows'], 'row')}: {metric.lower()} "
-                f"{item['score_before']:.4f} → {item['score_after']:.4f}. " + _verdict(item, "it"),
-            )
+    out = [
+        _measured(
+            item,
+            metric,
+            what="it",
+            cause=f"Refitted without its {_plural(item['rows'], 'row')}",
+            label=f"{'Drop' if item['suggested'] else 'Without'} {title}",
+            title=title,
+            dataset_id=item["dataset"],
+            rows=item["rows"],
         )
+        for item in prune["datasets"]
+        for title in [_title(item["dataset"], titles)]
+    ]
     suspect = prune["rows"]
-    share = report["suspect_share"]
+    count = _plural(suspect["count"], "suspect row")
     by_dataset = [
         RowsOf(
             dataset_id=None if name == "own" else int(name),
@@ -145,19 +156,16 @@ def suggestions(report: dict, titles: dict[int, str], metric: str) -> list[Sugge
         for name, item in sorted(suspect["by_dataset"].items(), key=lambda kv: -kv[1]["count"])
     ]
     out.append(
-        Suggestion(
-            label=f"Drop the {_plural(suspect['count'], 'suspect row')}",
-            title=f"the {_plural(suspect['count'], 'suspect row')}",
+        _measured(
+            suspect,
+            metric,
+            what="them",
+            cause=f"The {report['suspect_share']:.0%} of all training rows valued lowest by "
+            "three methods (KNN-Shapley, Data-OOB, LAVA), refitted without",
+            label=f"Drop the {count}",
+            title=f"the {count}",
             dataset_id=None,
             rows=suspect["count"],
-            score_before=suspect["score_before"],
-            score_after=suspect["score_after"],
-            change=suspect["change"],
-            suggested=suspect["suggested"],
-            why=f"The {share:.0%} of all training rows valued lowest by three methods "
-            f"(KNN-Shapley, Data-OOB, LAVA), refitted without: {metric.lower()} "
-            f"{suspect['score_before']:.4f} → {suspect['score_after']:.4f}. "
-            + _verdict(suspect, "them"),
             rows_of=by_dataset,
         )
     )
