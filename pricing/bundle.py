@@ -6,8 +6,10 @@ bundle S:
 
 - its **lift** is ``U(S) − U(∅)`` and its **worth** that lift × the consumer's cents per point;
 - its **price** is the *reserve-clearing price*: the smallest charge at which, after the
-  platform fee, every member's exact share of the pool covers its reserve (shares from the
-  Shapley values of the sub-game on S); it is the least the bundle can sell for;
+  platform fee, every member's exact share of the pool covers its reserve; it is the least
+  the bundle can sell for. Shares come from the Shapley values of the sub-game on S
+  (``split="subgame"``), or from given values renormalised over S (``split="values"``:
+  a payout basis measured once, such as the market's row-level values);
 - the consumer's **surplus** is worth − price.
 
 :func:`choose_bundle` returns the bundle with the largest surplus among those priced within
@@ -235,6 +237,7 @@ def choose_bundle(
     fee_bps: int,
     values: Mapping[str, float] | None = None,
     exhaustive_limit: int = 10,
+    split: str = "subgame",
 ) -> BundleChoice:
     """The surplus-maximising bundle within budget and reserves, and the lift/spend frontier.
 
@@ -252,9 +255,13 @@ def choose_bundle(
         Platform fee in basis points.
     values : mapping of str to float or None, default None
         Full-game contribution values, used for shares in the greedy search (a bundle's shares
-        are its members' values renormalised). Required when the search is greedy.
+        are its members' values renormalised). Required when the search is greedy or
+        ``split="values"``.
     exhaustive_limit : int, default 10
         Largest number of providers searched exhaustively (needs every coalition cached).
+    split : {"subgame", "values"}, default "subgame"
+        How a bundle's pool would be split: by the Shapley values of its sub-game, or by
+        ``values`` renormalised over the bundle.
 
     Returns
     -------
@@ -263,6 +270,10 @@ def choose_bundle(
     check_cents(budget_cents, "budget_cents")
     check_cents(cents_per_point, "cents_per_point")
     check_bps(fee_bps, "fee_bps")
+    if split not in ("subgame", "values"):
+        raise ValueError(f"split must be 'subgame' or 'values', not {split!r}")
+    if split == "values" and values is None:
+        raise ValueError('split="values" needs the values to split by')
     empty: frozenset[str] = frozenset()
     if empty not in utilities:
         raise ValueError("utilities must include the empty coalition (the baseline)")
@@ -296,7 +307,8 @@ def choose_bundle(
         for bundle in sorted(utilities, key=lambda s: (len(s), sorted(s))):
             if bundle:
                 n_evaluated += 1
-                point = price(bundle, subgame_shapley(utilities, bundle))
+                shares_by = subgame_shapley(utilities, bundle) if split == "subgame" else values
+                point = price(bundle, shares_by)
                 if point is not None:
                     points.append(point)
     else:

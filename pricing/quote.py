@@ -52,6 +52,7 @@ from pricing.shares import (
 __all__ = [
     "BASES",
     "LIFT_PRICING",
+    "ROW_BASIS",
     "BundleValuation",
     "Quote",
     "lift_value_cents",
@@ -60,8 +61,16 @@ __all__ = [
 
 LIFT_PRICING = "lift"
 
+#: Contributions that are sums of row-level values computed without reading who owns a row
+#: (``valuation.core.methods.rows``): no split, merge or relabelling of owners moves them.
+ROW_BASIS = "row_shapley"
+
 #: What the contribution values are; only the explanation wording depends on it.
-BASES = {"shapley": "Shapley value", "least_core": "least-core payoff"}
+BASES = {
+    "shapley": "Shapley value",
+    "least_core": "least-core payoff",
+    ROW_BASIS: "its rows' Shapley values",
+}
 
 
 @dataclass(frozen=True)
@@ -345,6 +354,7 @@ def quote(
     penalty_destination: Destination = CONSUMER,
     z: float = DEFAULT_Z,
     basis: str = "shapley",
+    basis_metric: str | None = None,
     names: Mapping[str, str] | None = None,
 ) -> Quote:
     """Price a bundle with lift pricing and split the charge to the cent.
@@ -372,9 +382,14 @@ def quote(
         platform's replication reserve account.
     z : float, default 1.96
         Width, in standard errors, of a contribution's interval for the "harmful" test.
-    basis : {"shapley", "least_core"}, default "shapley"
+    basis : {"shapley", "least_core", "row_shapley"}, default "shapley"
         What the contribution values are: shares follow any value vector, so least-core
-        payoffs (computed by the engine) give least-core payouts.
+        payoffs (computed by the engine) give least-core payouts, and sums of row-level
+        Shapley values give a split that no regrouping of rows into providers moves
+        (the explanation then says why).
+    basis_metric : str or None, default None
+        The metric the contribution values are measured on, for the explanation (the price
+        is always on the lift's metric).
     names : mapping of str to str or None, default None
         Display names of providers for the explanation (e.g. dataset titles); ids otherwise.
 
@@ -489,6 +504,7 @@ def quote(
         cents_per_point=cents_per_point,
         reserves={pid: original[pid].reserve_cents for pid in paid},
         basis=basis,
+        basis_metric=basis_metric,
         names=names,
     )
     return Quote(
@@ -522,6 +538,7 @@ def _sale_lines(
     cents_per_point: int,
     reserves: Mapping[str, int],
     basis: str,
+    basis_metric: str | None,
     names: Mapping[str, str],
 ) -> list[str]:
     lift = current.lift
@@ -548,6 +565,14 @@ def _sale_lines(
         f"Provider pool: {charge:,} − {fee_cents:,} = {_fmt_cents(pool)}, split by share to the "
         "cent (largest remainder; ties by provider id).",
     ]
+    if basis == ROW_BASIS:
+        measured = f" on {basis_metric}" if basis_metric else ""
+        lines.append(
+            "Split: a dataset's share is the sum of the Shapley values of its rows, each row "
+            f"valued as a player of your task{measured} without knowing who owns it; "
+            "so cutting the same rows into more datasets or accounts, or merging them, "
+            "changes no one's payout."
+        )
     label = BASES[basis]
     for pid in sorted(paid):
         share = f"share {_fmt_pct(shares[pid])} ({label} {values[pid]:+.4f})"

@@ -73,6 +73,7 @@ from valuation.core.methods import (
     LeastCore,
     LeaveOneOut,
     PermutationShapley,
+    RowShapley,
     StratifiedShapley,
     TransferredShapley,
     Valuation,
@@ -156,6 +157,10 @@ METHODS: dict[str, MethodChoice] = {
     "stratified": MethodChoice(
         "Shapley values by size-stratified sampling with Neyman allocation, --budget fits",
         lambda s: StratifiedShapley(**_common(s), random_state=s.seed, budget=s.budget),
+    ),
+    "rows": MethodChoice(
+        "row-level Shapley values summed per --group: no regrouping of rows moves a total",
+        lambda s: RowShapley(**_common(s), random_state=s.seed, budget=s.budget),
     ),
     "beta": MethodChoice(
         "Beta(16, 1) Shapley: weights small coalitions, good at finding noisy rows",

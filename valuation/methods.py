@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from valuation.core.catalog import make_model
 from valuation.core.game import UtilityCache
-from valuation.core.methods import ExactShapley, PermutationShapley, StratifiedShapley
+from valuation.core.methods import ExactShapley, PermutationShapley, RowShapley, StratifiedShapley
 from valuation.core.stopping import MaxSamples, StandardErrorBelow, StoppingRule
 
 #: With at most this many players every coalition is fitted once (2**n fits); beyond it,
@@ -12,12 +12,28 @@ from valuation.core.stopping import MaxSamples, StandardErrorBelow, StoppingRule
 #: measured, docs/benchmarks.md). "permutation" remains available by name.
 EXACT_MAX_PLAYERS = 10
 
+#: The payout basis: every row is a player and credits are computed without reading who
+#: owns a row, so no grouping of rows into datasets or accounts changes anyone's total.
+ROW_METHOD = "row_shapley"
+
 #: Methods whose work is a fixed list of coalitions (their chunks are utility tables).
 TABLE_METHODS = ("exact", "stratified")
+#: Methods whose units are all planned when the job is created (the others run rounds of
+#: samples until their stopping rule is met).
+PLANNED_METHODS = (*TABLE_METHODS, ROW_METHOD)
 
 DEFAULT_MAX_SAMPLES = 200
 DEFAULT_SAMPLES_PER_CHUNK = 10
 DEFAULT_COALITIONS_PER_CHUNK = 64
+#: Units of the row method per chunk (a unit is 128 fits with the default strata).
+DEFAULT_ROW_UNITS_PER_CHUNK = 4
+
+
+def units_per_chunk(method: str, spec: dict) -> int:
+    """How many of a planned method's units one chunk does."""
+    if method == ROW_METHOD:
+        return spec.get("row_units_per_chunk", DEFAULT_ROW_UNITS_PER_CHUNK)
+    return spec.get("coalitions_per_chunk", DEFAULT_COALITIONS_PER_CHUNK)
 
 
 def choose_method(n_players: int) -> str:
@@ -41,6 +57,8 @@ def build_estimator(method: str, spec: dict, seed: int, cache: UtilityCache | No
         return ExactShapley(**common)
     if method == "stratified":
         return StratifiedShapley(**common, random_state=seed, budget=spec.get("budget"))
+    if method == ROW_METHOD:
+        return RowShapley(**common, random_state=seed, budget=spec.get("basis_fits"))
     if method == "permutation":
         return PermutationShapley(
             **common,

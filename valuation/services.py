@@ -25,12 +25,13 @@ from valuation.core.game import InMemoryCache
 from valuation.core.stopping import RunState
 from valuation.data import cached_job_data
 from valuation.methods import (
-    DEFAULT_COALITIONS_PER_CHUNK,
     DEFAULT_SAMPLES_PER_CHUNK,
-    TABLE_METHODS,
+    PLANNED_METHODS,
+    ROW_METHOD,
     build_estimator,
     choose_method,
     stopping_rule,
+    units_per_chunk,
 )
 from valuation.models import ValuationChunk, ValuationJob
 from valuation.signals import job_finished
@@ -40,7 +41,7 @@ logger = logging.getLogger(__name__)
 #: Chunks planned per round of a sampling job: enough to keep a few workers busy.
 CHUNKS_PER_ROUND = 4
 
-CODE_VERSION = "datafair-valuation-1"
+CODE_VERSION = "datafair-valuation-2"
 
 
 def job_create(*, spec: dict, method: str | None = None, seed: int | None = None) -> ValuationJob:
@@ -49,6 +50,7 @@ def job_create(*, spec: dict, method: str | None = None, seed: int | None = None
     if n_players == 0:
         raise ValueError("a valuation needs at least one player")
     method = method or choose_method(n_players)
+    seed = spec.get("seed") if seed is None else seed  # a deployment may pin it (tests do)
     seed = int(np.random.SeedSequence().entropy % (2**63)) if seed is None else seed
     job = ValuationJob.objects.create(
         method=method,
@@ -57,20 +59,24 @@ def job_create(*, spec: dict, method: str | None = None, seed: int | None = None
         player_names=[p["name"] for p in spec["players"]],
         code_version=CODE_VERSION,
     )
-    units = build_estimator(method, spec, seed).n_units(_Players(n_players))
+    n_rows = sum(int(p.get("rows", 0)) for p in spec["players"])
+    if method == ROW_METHOD and n_rows < 1:
+        raise ValueError("the row method needs every player's number of rows (players[i].rows)")
+    units = build_estimator(method, spec, seed).n_units(_Shape(n_players, n_rows))
     if units is None:
         _plan_round(job)
     else:
-        size = spec.get("coalitions_per_chunk", DEFAULT_COALITIONS_PER_CHUNK)
-        _add_chunks(job, chunk_ranges(units, size))
+        _add_chunks(job, chunk_ranges(units, units_per_chunk(method, spec)))
     return job
 
 
 @dataclass(frozen=True)
-class _Players:
-    """Stands in for the data when only the number of players matters (planning units)."""
+class _Shape:
+    """Stands in for the data when only its size matters (planning units): the number of
+    players and, for the row method, of rows (``spec["players"][i]["rows"]``)."""
 
     n_players: int
+    n_rows: int
 
 
 def _add_chunks(job: ValuationJob, ranges: list[tuple[int, int]]) -> None:
@@ -218,7 +224,7 @@ def _store(chunk: ValuationChunk, partial: dict, n_evaluations: int) -> Valuatio
         all_done = not job.chunks.exclude(status=ValuationChunk.Status.DONE).exists()
         merged = sum(partial_from_dict(c.partial) for c in done)
         estimator = build_estimator(job.method, job.spec, job.seed)
-        if job.method in TABLE_METHODS:
+        if job.method in PLANNED_METHODS:
             job.progress = job.units_done / job.units_planned
             complete = all_done
         else:

@@ -197,11 +197,15 @@ DATAFAIR_TASKS_PER_HOUR = env_int("DATAFAIR_TASKS_PER_HOUR", 30)
 # Market policy: the platform's fee on every sale, in basis points of the charge.
 DATAFAIR_FEE_BPS = env_int("DATAFAIR_FEE_BPS", 1000)
 
-# Valuation jobs: how work is cut into Celery chunks, and when sampling stops.
+# Valuation jobs: how work is cut into Celery chunks, and when sampling stops. The payout
+# basis (row-level Shapley values, valuation/core/methods/rows.py) fits the model
+# ``basis_fits`` times whatever the grouping of its rows, four units of 128 fits a chunk.
 DATAFAIR_VALUATION = {
     "coalitions_per_chunk": env_int("DATAFAIR_COALITIONS_PER_CHUNK", 64),
     "samples_per_chunk": env_int("DATAFAIR_SAMPLES_PER_CHUNK", 10),
     "max_samples": env_int("DATAFAIR_MAX_SAMPLES", 200),
+    "basis_fits": env_int("DATAFAIR_BASIS_FITS", 9216),
+    "row_units_per_chunk": env_int("DATAFAIR_ROW_UNITS_PER_CHUNK", 4),
 }
 
 # Bags of Data-OOB, the costliest of the three row detectors that screening and insights

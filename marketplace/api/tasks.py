@@ -16,14 +16,17 @@ from marketplace.models import Order, Payout, Task
 from marketplace.selectors.tasks import order_list, payout_list, task_list
 from marketplace.services.insights import insight_for, task_row_offer
 from marketplace.services.purchases import task_purchase
-from marketplace.services.tasks import task_cancel, task_status, task_submit
+from marketplace.services.tasks import task_cancel, task_progress, task_status, task_submit
 from valuation.core.catalog import METRICS, MODELS
 
 
 class ProgressOut(serializers.Serializer):
-    fraction = serializers.FloatField(help_text="0 to 1.")
+    fraction = serializers.FloatField(help_text="0 to 1, over the task's valuation jobs.")
     eta_seconds = serializers.FloatField(allow_null=True, help_text="Estimated seconds left.")
-    method = serializers.CharField(help_text="exact or permutation.")
+    method = serializers.CharField(
+        help_text="The jobs: row_shapley (the payout basis), + exact (the bundle table) "
+        "when there are at most ten candidates."
+    )
     utility_evaluations = serializers.IntegerField(help_text="Models fitted so far.")
 
 
@@ -56,15 +59,7 @@ class TaskOut(serializers.ModelSerializer):
 
     @extend_schema_field(ProgressOut(allow_null=True))
     def get_progress(self, task):
-        job = task.valuation_job
-        if job is None:
-            return None
-        return {
-            "fraction": job.progress,
-            "eta_seconds": job.eta_seconds,
-            "method": job.method,
-            "utility_evaluations": job.n_utility_evaluations,
-        }
+        return task_progress(task)
 
 
 class TaskDetailOut(TaskOut):

@@ -32,12 +32,24 @@ class Task(models.Model):
     candidates = models.ManyToManyField("marketplace.Dataset", related_name="tasks")
     status = models.CharField(max_length=10, choices=Status, default=Status.QUEUED)
     held_cents = models.PositiveBigIntegerField(default=0)
+    # The payout basis: every candidate row valued as a player of the consumer's game,
+    # without reading who owns it (what every cent of the split follows).
     valuation_job = models.OneToOneField(
         "valuation.ValuationJob",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="task",
+    )
+    # The bundle table: the consumer's metric for every combination of candidate datasets,
+    # to choose which bundle to offer and to draw what each level of spend buys (exact, for
+    # up to ten candidates; none beyond). It never decides a share.
+    bundle_job = models.OneToOneField(
+        "valuation.ValuationJob",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="bundle_task",
     )
     quote = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)

@@ -10,7 +10,7 @@ from valuation.core.chunking import UtilityTable
 
 
 def task_list(*, user) -> QuerySet[Task]:
-    return Task.objects.filter(consumer=user).select_related("valuation_job")
+    return Task.objects.filter(consumer=user).select_related("valuation_job", "bundle_job")
 
 
 def order_list(*, user) -> QuerySet[Order]:
@@ -23,12 +23,13 @@ def payout_list(*, user) -> QuerySet[Payout]:
 
 def task_spend_curve(*, task: Task) -> BundleChoice | None:
     """What each level of spend buys on a quoted task: the lift-versus-price frontier of
-    :func:`pricing.bundle.choose_bundle` over the valuation's cached coalition scores.
+    :func:`pricing.bundle.choose_bundle` over the bundle table's scores, each bundle priced
+    with its members' payout-basis values (the split its sale would make).
 
-    None when the task has no quote yet or its valuation did not score every coalition
-    (sampled valuations), since bundles could then only be priced from guesses.
+    None when the task has no quote yet or no complete bundle table (more than ten
+    candidates), since bundles could then only be priced from guesses.
     """
-    job = task.valuation_job
+    job = task.bundle_job
     if task.quote is None or job is None or not job.utilities:
         return None
     table = UtilityTable.from_dict(job.utilities)
@@ -49,4 +50,5 @@ def task_spend_curve(*, task: Task) -> BundleChoice | None:
         cents_per_point=task.value_per_point_cents,
         fee_bps=task.quote["offer"]["fee_bps"],
         values={str(c["dataset"]): c["value"] for c in task.quote["contributions"]},
+        split="values",
     )

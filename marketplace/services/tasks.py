@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from marketplace.models import Dataset, Task
@@ -23,17 +24,18 @@ from marketplace.services.errors import Conflict, PermissionDenied, ServiceError
 from marketplace.services.insights import insight_schedule
 from marketplace.services.storage import files_with_rows
 from marketplace.services.wallet import wallet_hold, wallet_release
-from pricing.bundle import choose_bundle, subgame_shapley
+from pricing.bundle import choose_bundle
 from pricing.lift import Lift
-from pricing.quote import BundleValuation, quote
+from pricing.quote import ROW_BASIS, BundleValuation, quote
 from pricing.shares import Contribution
-from valuation.core.catalog import check_metric, make_model
+from valuation.core.catalog import METRIC_LABELS, check_metric, make_model, payout_metric
 from valuation.core.chunking import UtilityTable
 from valuation.core.lift import measure_lift
 from valuation.core.result import ValuationResult
 from valuation.core.tabular import Encoder, Schema
 from valuation.core.utility import ModelUtility
 from valuation.data import cached_job_data
+from valuation.methods import EXACT_MAX_PLAYERS, ROW_METHOD, build_estimator
 from valuation.models import ValuationJob
 from valuation.services import job_cancel, job_create, job_enqueue
 
@@ -140,32 +142,71 @@ def task_submit(
         task.save()
         task.candidates.set(chosen)
         wallet_hold(user=consumer, amount_cents=budget_cents, reference=f"task:{task.pk}")
-        job = job_create(
-            spec={
-                "task": schema.task,
-                "label": label_column,
-                "label_kind": schema.label_kind,
-                "features": [c.to_dict() for c in encoder.features],
-                "players": [{"name": str(d.pk), "path": d.columnar_file.name} for d in chosen],
-                "valid": task.validation_file.name,
-                "baseline": task.baseline_file.name or None,
-                "model": model,
-                "metric": metric,
-                **settings.DATAFAIR_VALUATION,
-            }
+        data = {
+            "task": schema.task,
+            "label": label_column,
+            "label_kind": schema.label_kind,
+            "features": [c.to_dict() for c in encoder.features],
+            "players": [
+                {"name": str(d.pk), "path": d.columnar_file.name, "rows": d.n_rows} for d in chosen
+            ],
+            "valid": task.validation_file.name,
+            "baseline": task.baseline_file.name or None,
+            "model": model,
+            **settings.DATAFAIR_VALUATION,
+        }
+        task.valuation_job = job_create(
+            spec={**data, "metric": payout_metric(metric, schema.task)}, method=ROW_METHOD
         )
-        task.valuation_job = job
-        task.save(update_fields=["valuation_job"])
-        job_enqueue(job)
+        if len(chosen) <= EXACT_MAX_PLAYERS:
+            task.bundle_job = job_create(
+                spec={**data, "metric": metric}, method="exact", seed=task.valuation_job.seed
+            )
+        task.save(update_fields=["valuation_job", "bundle_job"])
+        for job in task_jobs(task):
+            job_enqueue(job)
     return task
 
 
+def task_jobs(task: Task) -> list[ValuationJob]:
+    """The task's valuation jobs: the payout basis, then the bundle table if it has one."""
+    return [job for job in (task.valuation_job, task.bundle_job) if job is not None]
+
+
 def task_status(task: Task) -> str:
-    """The status a person sees: a queued task whose job has started is running."""
-    job = task.valuation_job
-    if task.status == Task.Status.QUEUED and job is not None and job.status == "running":
+    """The status a person sees: a queued task whose valuation has started is running."""
+    started = any(job.status != ValuationJob.Status.PENDING for job in task_jobs(task))
+    if task.status == Task.Status.QUEUED and started:
         return Task.Status.RUNNING
     return task.status
+
+
+def task_progress(task: Task) -> dict | None:
+    """How far the task's valuation is: its jobs' progress weighted by their fits (the
+    bundle table's coalitions are fits, and so are the payout basis's planned draws)."""
+    jobs = task_jobs(task)
+    if not jobs:
+        return None
+    weights = [max(1, _planned_fits(job)) for job in jobs]
+    fraction = sum(w * job.progress for w, job in zip(weights, jobs)) / sum(weights)
+    running = [job for job in jobs if job.status not in ValuationJob.FINISHED]
+    # The task waits for its slowest job; one without an estimate yet leaves it unknown.
+    etas = [job.eta_seconds for job in running]
+    eta = 0.0 if not running else None if None in etas else max(etas)
+    return {
+        "fraction": fraction,
+        "eta_seconds": eta,
+        "method": " + ".join(job.method for job in jobs),
+        "utility_evaluations": sum(job.n_utility_evaluations for job in jobs),
+    }
+
+
+def _planned_fits(job: ValuationJob) -> int:
+    if job.method == ROW_METHOD:
+        return job.units_planned * build_estimator(job.method, job.spec, job.seed).fits_per_unit(
+            sum(p["rows"] for p in job.spec["players"])
+        )
+    return job.units_planned
 
 
 def _release_hold(task: Task, status: str, error: str = "") -> None:
@@ -187,8 +228,8 @@ def task_cancel(*, task: Task, user) -> Task:
         raise PermissionDenied("this is not your task")
     if task.status in (Task.Status.PURCHASED, Task.Status.FAILED, Task.Status.CANCELLED):
         raise Conflict(f"the task is already {task.status}")
-    job = task.valuation_job
-    if job is None or not job_cancel(job, reason="cancelled by the consumer"):
+    stopped = [job_cancel(job, reason="cancelled by the consumer") for job in task_jobs(task)]
+    if not any(stopped):
         _release_hold(task, Task.Status.CANCELLED)
     task.refresh_from_db()
     return task
@@ -198,6 +239,8 @@ def task_cancel(*, task: Task, user) -> Task:
 
 
 def _bundle_valuation(job: ValuationJob, task: Task, data, players: frozenset[str], values):
+    """The contributions of ``players`` (their payout-basis values) and their bundle's lift
+    on the consumer's metric, measured by refitting with a bootstrap interval."""
     reserves = dict(Dataset.objects.filter(pk__in=players).values_list("pk", "reserve_price_cents"))
     index = {name: i for i, name in enumerate(job.player_names)}
     utility = ModelUtility(make_model(task.model, job.spec["task"]), task.metric)
@@ -226,9 +269,10 @@ def _bundle_valuation(job: ValuationJob, task: Task, data, players: frozenset[st
 
 
 def _confidently_better_bundle(job, task, data, table, full, datasets, offered: frozenset):
-    """With every coalition scored, a bundle to offer instead of ``offered``, or None.
+    """With every bundle scored, a bundle to offer instead of ``offered``, or None.
 
-    The candidate is :func:`pricing.bundle.choose_bundle`'s best bundle. It replaces the
+    The candidate is :func:`pricing.bundle.choose_bundle`'s best bundle (each bundle priced
+    with its members' payout-basis values, as its sale would split). It replaces the
     standard offer only when it scores *confidently* higher on the consumer's validation rows
     (paired bootstrap of the difference), so the offer does not chase a difference of a row
     or two between datasets that can stand in for each other. Returns (bundle, difference).
@@ -240,6 +284,7 @@ def _confidently_better_bundle(job, task, data, table, full, datasets, offered: 
         cents_per_point=task.value_per_point_cents,
         fee_bps=settings.DATAFAIR_FEE_BPS,
         values={n: float(v) for n, (v, _) in full.items()},
+        split="values",
     )
     if choice.best is None or frozenset(choice.best.bundle) == offered:
         return None
@@ -284,25 +329,27 @@ def _similarity(datasets) -> dict[str, dict[str, float]] | None:
 
 
 def task_quote(task: Task) -> Task:
-    """Price a task whose valuation succeeded (runs in the worker that finished the job)."""
-    job = task.valuation_job
+    """Price a task whose valuation succeeded (runs in the worker that finished it).
+
+    The split follows the payout basis (``task.valuation_job``): every candidate row valued
+    as a player of the consumer's game without reading who owns it, summed per dataset. A
+    dataset whose rows add nothing is left out; the pool of a smaller bundle is split by
+    the same values among the datasets that remain. The bundle table (``task.bundle_job``,
+    when there is one) only chooses which bundle to offer.
+    """
+    job, bundle_job = task.valuation_job, task.bundle_job
     data = cached_job_data(job.pk, json.dumps(job.spec, sort_keys=True))
     result = ValuationResult.from_dict(job.result)
     names = list(job.player_names)
     full = {n: (result.values[i], result.stderr[i]) for i, n in enumerate(names)}
     table = None
-    if job.utilities:
-        cached = UtilityTable.from_dict(job.utilities).coalition_utilities()
+    if bundle_job is not None and bundle_job.utilities:
+        cached = UtilityTable.from_dict(bundle_job.utilities).coalition_utilities()
         table = {frozenset(names[i] for i in c): u for c, u in cached.items()}
     measurements = {}
 
     def revalue(players: frozenset[str]) -> BundleValuation:
-        if table is not None:
-            sub = subgame_shapley(table, players)
-            values = {p: (sub[p], 0.0) for p in players}
-        else:
-            values = {p: full[p] for p in players}
-        bundle, lift = _bundle_valuation(job, task, data, players, values)
+        bundle, lift = _bundle_valuation(job, task, data, players, full)
         measurements[players] = lift
         return bundle
 
@@ -310,6 +357,7 @@ def task_quote(task: Task) -> Task:
     datasets = Dataset.objects.filter(pk__in=[int(n) for n in names])
     titles = dict(datasets.values_list("pk", "title"))
     initial, measurements[everyone] = _bundle_valuation(job, task, data, everyone, full)
+    basis_metric = METRIC_LABELS.get(job.spec["metric"], job.spec["metric"])
     terms = {
         "budget_cents": task.budget_cents,
         "cents_per_point": task.value_per_point_cents,
@@ -317,6 +365,8 @@ def task_quote(task: Task) -> Task:
         "revalue": revalue,
         "names": {n: f"{titles.get(int(n), 'dataset')} (#{n})" for n in names},
         "similarity": _similarity(datasets),
+        "basis": ROW_BASIS,
+        "basis_metric": basis_metric.lower(),
     }
     offer = quote(initial, **terms)
     switch = None
@@ -356,8 +406,14 @@ def task_quote(task: Task) -> Task:
         "baseline_score": lift.baseline_score,
         "bundle_score": lift.bundle_score,
         "metric": task.metric,
+        "basis": {
+            "method": job.method,
+            "metric": job.spec["metric"],
+            "rows": sum(p["rows"] for p in job.spec["players"]),
+            "utility_evaluations": job.n_utility_evaluations,
+        },
         "method": job.method,
-        "n_utility_evaluations": job.n_utility_evaluations,
+        "n_utility_evaluations": sum(j.n_utility_evaluations for j in task_jobs(task)),
     }
     with transaction.atomic():
         locked = Task.objects.select_for_update().get(pk=task.pk)
@@ -373,20 +429,38 @@ def task_quote(task: Task) -> Task:
 
 
 def on_job_finished(sender, job: ValuationJob, **kwargs) -> None:
-    """Receiver of :data:`valuation.signals.job_finished`."""
-    task = Task.objects.filter(valuation_job=job).first()
+    """Receiver of :data:`valuation.signals.job_finished`: a task is quoted once all its
+    jobs have succeeded; one failed or cancelled job ends the task and frees its budget."""
+    task = (
+        Task.objects.filter(Q(valuation_job=job) | Q(bundle_job=job))
+        .select_related("valuation_job", "bundle_job")
+        .first()
+    )
     if task is None:
         return
-    if job.status == ValuationJob.Status.SUCCEEDED:
-        try:
-            task = task_quote(task)
-        except Exception as exc:  # a quote that cannot be made must not keep the money held
-            logger.exception("quoting task %s failed", task.pk)
-            _release_hold(task, Task.Status.FAILED, f"the quote could not be made: {exc}")
-            return
-        if task.status == Task.Status.QUOTED:
-            insight_schedule(task)
-    elif job.status == ValuationJob.Status.FAILED:
-        _release_hold(task, Task.Status.FAILED, job.error)
-    elif job.status == ValuationJob.Status.CANCELLED:
-        _release_hold(task, Task.Status.CANCELLED, job.error)
+    if job.status in (ValuationJob.Status.FAILED, ValuationJob.Status.CANCELLED):
+        ended = (
+            Task.Status.FAILED
+            if job.status == ValuationJob.Status.FAILED
+            else Task.Status.CANCELLED
+        )
+        _release_hold(task, ended, job.error)
+        _stop_siblings(task, job)  # after the release, so the task keeps this job's reason
+        return
+    if any(other.status != ValuationJob.Status.SUCCEEDED for other in task_jobs(task)):
+        return  # the other job quotes when it ends
+    try:
+        task = task_quote(task)
+    except Exception as exc:  # a quote that cannot be made must not keep the money held
+        logger.exception("quoting task %s failed", task.pk)
+        _release_hold(task, Task.Status.FAILED, f"the quote could not be made: {exc}")
+        return
+    if task.status == Task.Status.QUOTED:
+        insight_schedule(task)
+
+
+def _stop_siblings(task: Task, ended: ValuationJob) -> None:
+    """Cancel the task's other job: without this one there is nothing to quote."""
+    for other in task_jobs(task):
+        if other.pk != ended.pk:
+            job_cancel(other, reason=f"job {ended.pk} {ended.status}")

@@ -25,7 +25,7 @@ from rest_framework.test import APIClient
 
 from marketplace.models import Order, Task
 from tests.marketplace.conftest import client_for, make_user, screened, table_csv, upload
-from tests.support.jobs import run_job
+from tests.support.jobs import run_task
 
 VALIDATION_NAME = "carl-private-validation.csv"
 BASELINE_NAME = "carl-private-baseline.csv"
@@ -99,7 +99,7 @@ def submit(client: APIClient, validation: bytes, name: str, **fields) -> Task:
 
 
 def buy(client: APIClient, task: Task) -> Order:
-    task = run_job(task.valuation_job).task
+    task = run_task(task)
     assert task.status == Task.Status.QUOTED, task.error
     response = client.post(f"/api/tasks/{task.pk}/purchase/", HTTP_IDEMPOTENCY_KEY="first")
     assert response.status_code == 201, response.json()

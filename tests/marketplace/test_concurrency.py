@@ -14,7 +14,7 @@ from marketplace.models import LedgerAccount, Order, Posting, Task
 from marketplace.services.wallet import wallet_deposit
 from tests.marketplace.conftest import client_for, make_user, table_csv, upload
 from tests.marketplace.test_task_flow import publish
-from tests.support.jobs import run_job
+from tests.support.jobs import run_task
 from tests.support.services import unavailable
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,7 +66,7 @@ def quoted_task():
     }
     body = client_for(consumer).post("/api/tasks/", form, format="multipart").json()
     task = Task.objects.get(pk=body["id"])
-    run_job(task.valuation_job)
+    run_task(task)
     task.refresh_from_db()
     assert task.status == "quoted" and task.quote["offer"]["sale"]
     return consumer, task

@@ -15,7 +15,7 @@ from marketplace.services.tasks import task_cancel
 from marketplace.services.wallet import wallet_deposit
 from tests.marketplace.conftest import client_for, make_user, table_csv, upload
 from tests.marketplace.test_task_flow import publish
-from tests.support.jobs import run_job
+from tests.support.jobs import run_task
 
 pytestmark = pytest.mark.django_db
 
@@ -85,7 +85,7 @@ def test_money_is_conserved_over_random_flows(seed):
                 if rng.random() < 0.2:  # a job that breaks
                     job.spec["valid"] = "gone.csv"
                     job.save(update_fields=["spec"])
-                run_job(job)
+                run_task(pending[0])
         elif action == "cancel" and mine:
             with contextlib.suppress(ServiceError):
                 task_cancel(task=mine[int(rng.integers(len(mine)))], user=user)

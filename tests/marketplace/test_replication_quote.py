@@ -5,14 +5,14 @@ import pytest
 
 from marketplace.models import Dataset, Task
 from tests.marketplace.test_task_flow import market, submit  # noqa: F401
-from tests.support.jobs import run_job
+from tests.support.jobs import run_task
 
 pytestmark = pytest.mark.django_db
 
 
 def quote_for(consumer) -> dict:
     task = Task.objects.get(pk=submit(consumer).json()["id"])
-    run_job(task.valuation_job)
+    run_task(task)
     task.refresh_from_db()
     assert task.status == Task.Status.QUOTED, task.error
     return task.quote["offer"]

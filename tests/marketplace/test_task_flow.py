@@ -7,7 +7,7 @@ from django.db.models import Sum
 from marketplace.models import LedgerAccount, Posting, Task
 from marketplace.services.wallet import wallet_deposit
 from tests.marketplace.conftest import client_for, make_user, screened, table_csv, upload
-from tests.support.jobs import run_job
+from tests.support.jobs import run_job, run_task
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +70,7 @@ def test_submit_value_quote_buy_download_and_get_paid(market):
     assert client.get("/api/wallet/").json()["balance_cents"] == 30_000
 
     task = Task.objects.get(pk=body["id"])
-    run_job(task.valuation_job)
+    run_task(task)
     detail = client.get(f"/api/tasks/{task.pk}/").json()
     assert detail["status"] == "quoted", detail["error"]
     assert detail["progress"]["fraction"] == 1.0
@@ -114,7 +114,9 @@ def test_submit_value_quote_buy_download_and_get_paid(market):
         assert [p["amount_cents"] for p in payouts] == [cents]
         receipt = payouts[0]["receipt"]
         assert receipt["dataset"]["id"] == int(pid)
-        assert receipt["valuation"]["method"] == "exact"
+        assert receipt["valuation"]["method"] == "row_shapley"
+        assert receipt["valuation"]["basis_metric"] == "neg_brier"
+        assert receipt["valuation"]["rows_valued"] == 240
         assert receipt["payout_cents"] == cents
         assert provider_client.get("/api/wallet/").json()["earnings_cents"] == cents
     reserves = dict(zip(ids, [100, 0, 0]))
@@ -125,7 +127,7 @@ def test_submit_value_quote_buy_download_and_get_paid(market):
 def test_a_purchase_replayed_with_its_key_charges_once(market):
     _, _, consumer = market
     task = Task.objects.get(pk=submit(consumer).json()["id"])
-    run_job(task.valuation_job)
+    run_task(task)
     client = client_for(consumer)
     first = client.post(f"/api/tasks/{task.pk}/purchase/", HTTP_IDEMPOTENCY_KEY="same")
     second = client.post(f"/api/tasks/{task.pk}/purchase/", HTTP_IDEMPOTENCY_KEY="same")
@@ -226,9 +228,8 @@ def test_a_dataset_is_left_aside_only_for_a_confidently_better_bundle(market):
 
     _, ids, consumer = market
     task = Task.objects.get(pk=submit(consumer).json()["id"])
-    job = run_job(task.valuation_job)
-    task.refresh_from_db()
-    table = UtilityTable.from_dict(job.utilities)
+    task = run_task(task)
+    table = UtilityTable.from_dict(task.bundle_job.utilities)
     names = [str(n) for n in table.names]
     utilities = {frozenset(names[i] for i in c): u for c, u in table.coalition_utilities().items()}
     best = choose_bundle(
@@ -238,6 +239,7 @@ def test_a_dataset_is_left_aside_only_for_a_confidently_better_bundle(market):
         cents_per_point=task.value_per_point_cents,
         fee_bps=task.quote["offer"]["fee_bps"],
         values={str(c["dataset"]): c["value"] for c in task.quote["contributions"]},
+        split="values",
     ).best
     offer = task.quote["offer"]
     offered = frozenset(offer["bundle"])

@@ -19,7 +19,7 @@ from marketplace.services.errors import PermissionDenied
 from marketplace.services.purchases import task_purchase
 from tests.marketplace.conftest import make_user, screened, table_csv, upload
 from tests.marketplace.test_task_flow import market, submit  # noqa: F401  (fixture)
-from tests.support.jobs import run_job
+from tests.support.jobs import run_task
 
 pytestmark = pytest.mark.django_db
 
@@ -124,7 +124,7 @@ def test_own_for_sale_and_labels(catalogue):
 def quoted(market):  # noqa: F811
     providers, ids, consumer = market
     task = Task.objects.get(pk=submit(consumer).json()["id"])
-    run_job(task.valuation_job)
+    run_task(task)
     task.refresh_from_db()
     assert task.status == Task.Status.QUOTED, task.error
     return providers, ids, consumer, task
@@ -148,7 +148,7 @@ def test_spend_curve_is_a_frontier_that_agrees_with_the_measured_lift(quoted):
 
 def test_spend_curve_needs_a_quote_and_every_coalition(quoted):
     _, _, consumer, task = quoted
-    job = task.valuation_job
+    job = task.bundle_job
     job.utilities = None
     job.save(update_fields=["utilities"])
     task.refresh_from_db()

@@ -16,3 +16,14 @@ def run_job(job: ValuationJob) -> ValuationJob:
             chunk_run(chunk_id=chunk.pk)
     job.refresh_from_db()
     return job
+
+
+def run_task(task):
+    """Run every valuation job of a task (the payout basis and the bundle table); returns
+    the task as the last job's receivers left it."""
+    from marketplace.services.tasks import task_jobs
+
+    for job in task_jobs(task):
+        run_job(job)
+    task.refresh_from_db()
+    return task

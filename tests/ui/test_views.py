@@ -12,7 +12,7 @@ from marketplace.services.datasets import dataset_create
 from marketplace.services.tasks import task_submit
 from marketplace.services.wallet import wallet_deposit
 from tests.marketplace.conftest import PASSWORD, make_user, screened, table_csv, upload
-from tests.support.jobs import run_job
+from tests.support.jobs import run_task
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_in_tmp")]
 
@@ -60,7 +60,7 @@ def submit(consumer, budget=20_000):
 @pytest.fixture
 def quoted(market):
     task = submit(market["carl"])
-    run_job(task.valuation_job)
+    run_task(task)
     task.refresh_from_db()
     assert task.status == Task.Status.QUOTED and task.quote["offer"]["sale"], task.error
     return task
@@ -292,7 +292,7 @@ def test_a_task_starts_holds_its_budget_and_shows_progress(client, market):
     page = client.get(f"/tasks/{task.pk}/").content.decode()
     assert f'data-poll-url="/tasks/{task.pk}/progress/"' in page
     assert "data-finished" not in client.get(f"/tasks/{task.pk}/progress/").content.decode()
-    run_job(task.valuation_job)
+    run_task(task)
     assert b"data-finished" in client.get(f"/tasks/{task.pk}/progress/").content
 
 
@@ -345,7 +345,7 @@ def test_a_confirmation_cannot_be_spent_on_another_task(client, quoted, market):
     signed_in(client, carl)
     key = confirmation(client.get(f"/tasks/{quoted.pk}/buy/"))
     assert client.post(f"/tasks/{quoted.pk}/buy/", {"confirmation": key}).status_code == 302
-    run_job(other.valuation_job)
+    run_task(other)
     reused = client.post(f"/tasks/{other.pk}/buy/", {"confirmation": key})
     assert reused.status_code == 409
     assert Order.objects.count() == 1

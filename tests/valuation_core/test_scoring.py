@@ -43,6 +43,11 @@ def test_binary_scorers_agree_with_sklearn(binary):
         metrics.roc_auc_score(y, proba[:, 1])
     )
     assert get_scorer("neg_log_loss")(model, X, y) == pytest.approx(-metrics.log_loss(y, proba))
+    # scikit-learn's binary Brier score is the squared error of the positive class only;
+    # ours sums over both classes (the multiclass definition), which doubles it.
+    assert get_scorer("neg_brier")(model, X, y) == pytest.approx(
+        -2 * metrics.brier_score_loss(y, proba[:, 1])
+    )
 
 
 def test_multiclass_scorers_agree_with_sklearn(multiclass):
@@ -59,6 +64,10 @@ def test_multiclass_scorers_agree_with_sklearn(multiclass):
         metrics.roc_auc_score(y, proba, multi_class="ovr", average="macro")
     )
     assert get_scorer("neg_log_loss")(model, X, y) == pytest.approx(-metrics.log_loss(y, proba))
+    onehot = (y[:, None] == model.classes_[None, :]).astype(float)
+    assert get_scorer("neg_brier")(model, X, y) == pytest.approx(
+        -np.mean(np.sum((proba - onehot) ** 2, axis=1))
+    )
 
 
 def test_regression_scorers_agree_with_sklearn():
@@ -92,6 +101,9 @@ def test_constant_predictor_of_one_class_gets_defined_scores():
     assert get_scorer("f1")(only_ones, X, y) == pytest.approx((2 / 3) / 3)
     # Classes the model never saw cost -log(1e-15) each, not infinity.
     assert get_scorer("neg_log_loss")(only_ones, X, y) == pytest.approx(3 * np.log(1e-15) / 6)
+    # Brier: right rows cost 0; a row of a class it never saw costs 1 + 1 (its own class
+    # at 0, class 1 at 1).
+    assert get_scorer("neg_brier")(only_ones, X, y) == pytest.approx(-(3 * 2) / 6)
 
 
 def test_binary_f1_scores_the_largest_label():

@@ -30,6 +30,7 @@ from valuation.core.methods import (
     LeastCore,
     LeaveOneOut,
     PermutationShapley,
+    RowShapley,
     SamplingValuation,
     StratifiedSemivalue,
     StratifiedShapley,
@@ -37,7 +38,7 @@ from valuation.core.methods import (
     Valuation,
 )
 from valuation.core.progress import ProgressCallback, ProgressReporter
-from valuation.core.result import ValuationResult
+from valuation.core.result import RowCredits, ValuationResult
 from valuation.core.scoring import Scorer, get_scorer
 from valuation.core.stopping import (
     MaxEvaluations,
@@ -58,6 +59,7 @@ __all__ = [
     "LeastCore",
     "LeaveOneOut",
     "PermutationShapley",
+    "RowShapley",
     "SamplingValuation",
     "StratifiedSemivalue",
     "StratifiedShapley",
@@ -73,6 +75,7 @@ __all__ = [
     "ProgressReporter",
     "RankStable",
     "RunState",
+    "RowCredits",
     "RunUtility",
     "Scorer",
     "StandardErrorBelow",

@@ -60,6 +60,7 @@ METRICS: dict[str, Task] = {
     "f1": "classification",
     "roc_auc": "classification",
     "neg_log_loss": "classification",
+    "neg_brier": "classification",
     "r2": "regression",
     "neg_rmse": "regression",
 }
@@ -70,12 +71,26 @@ METRIC_LABELS = {
     "f1": "F1 (binary; macro over classes otherwise)",
     "roc_auc": "ROC AUC",
     "neg_log_loss": "Negative log loss",
+    "neg_brier": "Negative Brier score",
     "r2": "R²",
     "neg_rmse": "Negative RMSE",
 }
 
 DEFAULT_MODEL: dict[Task, str] = {"classification": "logistic_regression", "regression": "ridge"}
 DEFAULT_METRIC: dict[Task, str] = {"classification": "accuracy", "regression": "r2"}
+
+
+def payout_metric(metric: str, task: Task) -> str:
+    """The metric a task's payout split is measured on (its price is on ``metric``).
+
+    Classification splits by the Brier score of the consumer's model: the smooth
+    counterpart of accuracy-like metrics, which jump by whole validation rows, so the
+    row-level values behind a split are several times less noisy for the same fits
+    (``benchmarks/manipulation.py``). Regression metrics are smooth already and are used
+    as they are.
+    """
+    check_metric(metric, task)
+    return "neg_brier" if task == "classification" else metric
 
 
 def models_for(task: Task) -> list[str]:

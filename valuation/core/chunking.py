@@ -35,7 +35,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from valuation.core.game import mask_players
-from valuation.core.result import FORMAT_VERSION, ValuationResult, same_utility
+from valuation.core.result import FORMAT_VERSION, RowCredits, ValuationResult, same_utility
 
 TableKind = Literal["subsets", "leave_one_out"]
 
@@ -201,12 +201,16 @@ class UtilityTable:
         )
 
 
-Partial = ValuationResult | UtilityTable
+Partial = ValuationResult | UtilityTable | RowCredits
 
 
 def partial_from_dict(data: dict[str, Any]) -> Partial:
-    """Read back the ``to_dict()`` of either kind of partial."""
-    kinds = {"ValuationResult": ValuationResult, "UtilityTable": UtilityTable}
+    """Read back the ``to_dict()`` of any kind of partial."""
+    kinds = {
+        "ValuationResult": ValuationResult,
+        "UtilityTable": UtilityTable,
+        "RowCredits": RowCredits,
+    }
     if data.get("type") not in kinds:
         raise ValueError(f"unknown partial type {data.get('type')!r}")
     return kinds[data["type"]].from_dict(data)

@@ -242,3 +242,114 @@ def merge_moments(
     mean = mean_a + delta * share_b
     m2 = m2_a + m2_b + delta * delta * n_a * share_b
     return n, np.where(filled, mean, 0.0), np.where(filled, m2, 0.0)
+
+
+class RowCredits:
+    """What a row-level valuation has measured so far: each row's credit and each owner's sum.
+
+    The partial of :class:`~valuation.core.methods.rows.RowShapley` (and the record it is
+    reduced from). Its units are independent draws; unit ``u`` gives every row a credit
+    ``c_{u,i}`` computed without knowing who owns the row, and the owners' sums
+    ``Σ_{i ∈ G} c_{u,i}`` are taken afterwards, so an owner's error bar comes from how its
+    own sum varies between units. Credits here are the sampled part only; the constant
+    share ``(U(all) − U(∅)) / n_rows`` of every row is added by :meth:`row_values` and
+    :meth:`owner_values`.
+
+    Parameters
+    ----------
+    rows : ValuationResult
+        Per row, the samples ``c_{u,i}`` (count = units, mean, sum of squared deviations).
+    owners : ValuationResult
+        Per owner, the samples ``Σ_{i ∈ G} c_{u,i}``.
+    owner_of_row : array-like of int
+        Each row's owner index into ``owners``.
+    """
+
+    def __init__(self, rows: ValuationResult, owners: ValuationResult, owner_of_row) -> None:
+        self.rows = rows
+        self.owners = owners
+        self.owner_of_row = np.array(owner_of_row, dtype=np.int64)
+        if self.owner_of_row.shape != (rows.n_players,):
+            raise ValueError("owner_of_row needs one owner per row")
+        if self.owner_of_row.size and not (
+            self.owner_of_row.min() >= 0 and self.owner_of_row.max() < owners.n_players
+        ):
+            raise ValueError("owner_of_row names an owner that is not in owners")
+        if rows.method != owners.method:
+            raise ValueError("rows and owners come from different methods")
+
+    @property
+    def method(self) -> str:
+        return self.rows.method
+
+    @property
+    def n_units(self) -> int:
+        """Units merged so far."""
+        return int(self.owners.counts.max()) if self.owners.n_players else 0
+
+    @property
+    def total_gain(self) -> float | None:
+        """``U(all rows) − U(∅)``, once the chunk holding unit 0 is in."""
+        return self.rows.total_gain
+
+    def _shifted(self, result: ValuationResult, rows_each: np.ndarray) -> ValuationResult:
+        if self.total_gain is None:
+            raise ValueError("the credits lack U(all) − U(∅): the chunk with unit 0 is missing")
+        share = self.total_gain / self.rows.n_players
+        return ValuationResult(
+            result.values + share * rows_each,
+            result.counts,
+            result.names,
+            sum_sq_dev=result.sum_sq_dev,
+            method=result.method,
+            total_gain=self.total_gain,
+        )
+
+    def row_values(self) -> ValuationResult:
+        """Each row's estimated Shapley value in the row game, with its error."""
+        return self._shifted(self.rows, np.ones(self.rows.n_players))
+
+    def owner_values(self) -> ValuationResult:
+        """Each owner's total: the sum of its rows' values, with the error of that sum."""
+        sizes = np.bincount(self.owner_of_row, minlength=self.owners.n_players)
+        return self._shifted(self.owners, sizes.astype(np.float64))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict that :meth:`from_dict` restores exactly."""
+        return {
+            "type": "RowCredits",
+            "version": FORMAT_VERSION,
+            "rows": self.rows.to_dict(),
+            "owners": self.owners.to_dict(),
+            "owner_of_row": [int(o) for o in self.owner_of_row],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RowCredits:
+        """Rebuild from :meth:`to_dict` output."""
+        if data.get("type") != "RowCredits" or data.get("version") != FORMAT_VERSION:
+            raise ValueError("not a RowCredits dict of a known version")
+        return cls(
+            ValuationResult.from_dict(data["rows"]),
+            ValuationResult.from_dict(data["owners"]),
+            data["owner_of_row"],
+        )
+
+    def __add__(self, other: RowCredits) -> RowCredits:
+        """Merge the credits of disjoint units of the same row game and owners."""
+        if not isinstance(other, RowCredits):
+            return NotImplemented
+        if not np.array_equal(self.owner_of_row, other.owner_of_row):
+            raise ValueError("cannot merge row credits of different owners")
+        return RowCredits(self.rows + other.rows, self.owners + other.owners, self.owner_of_row)
+
+    def __radd__(self, other: Any) -> RowCredits:
+        if isinstance(other, int) and other == 0:
+            return self
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return (
+            f"RowCredits(n_rows={self.rows.n_players}, n_owners={self.owners.n_players}, "
+            f"n_units={self.n_units})"
+        )

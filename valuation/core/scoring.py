@@ -20,6 +20,12 @@ predictor — so they never raise on a degenerate coalition:
 ``neg_log_loss``          minus the mean log loss, probabilities clipped to
                           ``[1e-15, 1]`` so a class the model has never seen costs
                           ``-log(1e-15)`` rather than infinity
+``neg_brier``             minus the Brier score: the mean over rows of the squared
+                          distance between the predicted class probabilities and the
+                          one-hot label (0 at best, 2 at worst); a class the model has
+                          never seen has probability 0. Bounded and smooth in the
+                          predictions, so it moves little when one training row changes,
+                          where accuracy jumps by whole validation rows
 ========================  =============================================================
 """
 
@@ -145,6 +151,15 @@ def _neg_log_loss(model: Any, X: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.log(np.clip(p_true, LOG_LOSS_EPS, 1.0))))
 
 
+def _neg_brier(model: Any, X: np.ndarray, y: np.ndarray) -> float:
+    if not hasattr(model, "predict_proba"):
+        raise ValueError("neg_brier needs a model with predict_proba")
+    labels = np.unique(np.concatenate([np.asarray(model.classes_), y]))
+    proba = _class_scores(model, X, labels)
+    onehot = (y[:, None] == labels[None, :]).astype(float)
+    return -float(np.mean(np.sum((proba - onehot) ** 2, axis=1)))
+
+
 SCORERS: dict[str, ScorerFunction] = {
     "accuracy": _accuracy,
     "balanced_accuracy": _balanced_accuracy,
@@ -153,11 +168,12 @@ SCORERS: dict[str, ScorerFunction] = {
     "r2": _r2,
     "neg_rmse": _neg_rmse,
     "neg_log_loss": _neg_log_loss,
+    "neg_brier": _neg_brier,
 }
 
 #: Scorers that judge class predictions; the others (``r2``, ``neg_rmse``) need regressors.
 CLASSIFICATION_SCORERS = frozenset(
-    {"accuracy", "balanced_accuracy", "f1", "roc_auc", "neg_log_loss"}
+    {"accuracy", "balanced_accuracy", "f1", "roc_auc", "neg_log_loss", "neg_brier"}
 )
 
 
@@ -168,7 +184,8 @@ def get_scorer(scoring: str | ScorerFunction | Scorer) -> Scorer:
     ----------
     scoring : str or callable
         One of ``accuracy``, ``balanced_accuracy``, ``f1``, ``roc_auc``, ``r2``,
-        ``neg_rmse``, ``neg_log_loss``, or ``callable(model, X, y) -> float`` (higher better).
+        ``neg_rmse``, ``neg_log_loss``, ``neg_brier``, or
+        ``callable(model, X, y) -> float`` (higher better).
 
     Raises
     ------

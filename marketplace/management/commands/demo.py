@@ -25,7 +25,7 @@ from config.celery import app as celery_app
 from marketplace.demo import PASSWORD, demo_market, demo_task
 from marketplace.models import Task, TaskInsight
 from marketplace.services.insights import insight_for, task_row_offer
-from marketplace.services.tasks import task_status
+from marketplace.services.tasks import task_progress, task_status
 
 WORKER_START_TIMEOUT = 60
 VALUATION_TIMEOUT = 600
@@ -123,17 +123,17 @@ class Command(BaseCommand):
         interactive = self.stdout.isatty()
         shown = None
         while True:
-            task.refresh_from_db()
-            job = task.valuation_job
-            job.refresh_from_db()
-            step = (round(job.progress * 20), job.n_utility_evaluations)
+            task = Task.objects.select_related("valuation_job", "bundle_job").get(pk=task.pk)
+            progress = task_progress(task)
+            step = (round(progress["fraction"] * 20), progress["utility_evaluations"])
             if step != shown:
                 shown = step
-                bar = "#" * int(job.progress * 30)
-                eta = f", about {job.eta_seconds:.0f} s left" if job.eta_seconds else ""
+                bar = "#" * int(progress["fraction"] * 30)
+                eta = progress["eta_seconds"]
+                eta = f", about {eta:.0f} s left" if eta else ""
                 line = (
-                    f"  valuing [{bar:<30}] {job.progress:4.0%} ({job.method}, "
-                    f"{job.n_utility_evaluations} models fitted{eta})"
+                    f"  valuing [{bar:<30}] {progress['fraction']:4.0%} ({progress['method']}, "
+                    f"{progress['utility_evaluations']} models fitted{eta})"
                 )
                 self.stdout.write(
                     f"\r{line:<90}" if interactive else line, ending="" if interactive else "\n"
@@ -155,7 +155,13 @@ class Command(BaseCommand):
             raise CommandError(f"the task ended {task.status}: {task.error}")
         quote = task.quote
         offer = quote["offer"]
-        self.stdout.write(f"\nContributions to {task.metric} (Shapley value ± standard error):")
+        basis = quote["basis"]
+        self.stdout.write(
+            f"\nWhat each dataset's rows add to {basis['metric']}: the sum of their Shapley "
+            f"values ± standard error, each of the {basis['rows']} candidate rows valued "
+            f"without knowing who owns it ({basis['utility_evaluations']} models fitted). "
+            "The split follows these numbers:"
+        )
         for c in sorted(quote["contributions"], key=lambda c: -c["value"]):
             verdict = "in the bundle" if c["in_bundle"] else f"left out: {c['excluded_because']}"
             self.stdout.write(

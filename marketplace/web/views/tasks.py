@@ -17,7 +17,13 @@ from marketplace.selectors.tasks import order_list, task_list, task_spend_curve
 from marketplace.selectors.wallet import wallet_summary
 from marketplace.services.errors import InsufficientFunds, ServiceError
 from marketplace.services.purchases import task_purchase
-from marketplace.services.tasks import task_cancel, task_status, task_submit
+from marketplace.services.tasks import (
+    task_cancel,
+    task_jobs,
+    task_status,
+    task_submit,
+)
+from marketplace.services.tasks import task_progress as valuation_progress
 from marketplace.web.access import role_required
 from marketplace.web.formatting import money, sentence
 from marketplace.web.forms import TaskForm
@@ -41,35 +47,32 @@ class Progress:
     finished: bool
 
 
+#: What each job of a task does, for the progress box.
+JOB_LABELS = {"row_shapley": "row-level Shapley (the split)", "exact": "every bundle scored"}
+
+
 def progress_of(task: Task, status: str) -> Progress:
-    job = task.valuation_job
+    jobs = task_jobs(task)
+    info = valuation_progress(task) or {"fraction": 0.0, "eta_seconds": None}
+    evaluations = info.get("utility_evaluations", 0)
+    method = " + ".join(JOB_LABELS.get(job.method, job.method) for job in jobs)
     if status not in IN_PROGRESS:
         phase = {"quoted": "Priced", "purchased": "Bought"}.get(status, status.capitalize())
         fraction = 1.0 if status in (Task.Status.QUOTED, Task.Status.PURCHASED) else 0.0
-        return Progress(phase, fraction, 0.0, _evaluations(job), _method(job), True)
-    if job is None or job.status == ValuationJob.Status.PENDING:
-        return Progress("Waiting for a worker", 0.0, None, 0, _method(job), False)
-    if job.status == ValuationJob.Status.SUCCEEDED:
-        # The job is done; the worker that finished it is now pricing the result.
-        return Progress(
-            "Pricing the result", 1.0, None, job.n_utility_evaluations, job.method, False
-        )
+        return Progress(phase, fraction, 0.0, evaluations, method, True)
+    if all(job.status == ValuationJob.Status.PENDING for job in jobs):
+        return Progress("Waiting for a worker", 0.0, None, 0, method, False)
+    if all(job.status == ValuationJob.Status.SUCCEEDED for job in jobs):
+        # The jobs are done; the worker that finished the last one is pricing the result.
+        return Progress("Pricing the result", 1.0, None, evaluations, method, False)
     return Progress(
         "Measuring what each dataset adds",
-        job.progress,
-        job.eta_seconds,
-        job.n_utility_evaluations,
-        job.method,
+        info["fraction"],
+        info["eta_seconds"],
+        evaluations,
+        method,
         False,
     )
-
-
-def _evaluations(job: ValuationJob | None) -> int:
-    return job.n_utility_evaluations if job is not None else 0
-
-
-def _method(job: ValuationJob | None) -> str:
-    return job.method if job is not None else ""
 
 
 @role_required("consumer")

@@ -17,6 +17,7 @@ from valuation.core.methods.loo import LeaveOneOut
 from valuation.core.methods.msr import BanzhafMSR
 from valuation.core.methods.oob import DataOOB
 from valuation.core.methods.permutation import PermutationShapley
+from valuation.core.methods.rows import RowShapley
 from valuation.core.methods.stratified import StratifiedSemivalue, StratifiedShapley
 from valuation.core.methods.ts_dshapley import RemovalCurve, TransferredShapley
 
@@ -37,6 +38,7 @@ __all__ = [
     "LeaveOneOut",
     "PermutationShapley",
     "RemovalCurve",
+    "RowShapley",
     "SamplingValuation",
     "StratifiedSemivalue",
     "StratifiedShapley",
