@@ -287,6 +287,7 @@ def _exclusion_lines(
     payouts_seen: Mapping[str, int],
     z: float,
     names: Mapping[str, str],
+    paid_z: float = 0.0,
 ) -> list[str]:
     lines = []
     for pid in sorted(excluded):
@@ -299,8 +300,13 @@ def _exclusion_lines(
                 "it is not sold to you and its provider is not paid."
             )
         elif excluded[pid] == NO_CONTRIBUTION:
+            noise = (
+                f", interval reaching down to {c.value - paid_z * c.stderr:+.4f}"
+                if c.value > 0
+                else ""
+            )
             lines.append(
-                f"Left out {name}: no measurable contribution (value {c.value:+.4f}); "
+                f"Left out {name}: no measurable contribution (value {c.value:+.4f}{noise}); "
                 "it is not sold to you and its provider is not paid."
             )
         else:
@@ -353,6 +359,7 @@ def quote(
     penalty_lambda: float = LOG2,
     penalty_destination: Destination = CONSUMER,
     z: float = DEFAULT_Z,
+    paid_z: float = 0.0,
     basis: str = "shapley",
     basis_metric: str | None = None,
     names: Mapping[str, str] | None = None,
@@ -382,6 +389,9 @@ def quote(
         platform's replication reserve account.
     z : float, default 1.96
         Width, in standard errors, of a contribution's interval for the "harmful" test.
+    paid_z : float, default 0.0
+        A provider is paid only for a measurable contribution, ``value − paid_z * stderr >
+        0`` (see :func:`pricing.shares.contribution_shares`); 0 pays any positive value.
     basis : {"shapley", "least_core", "row_shapley"}, default "shapley"
         What the contribution values are: shares follow any value vector, so least-core
         payoffs (computed by the engine) give least-core payouts, and sums of row-level
@@ -426,7 +436,9 @@ def quote(
             excluded=excluded,
             basis=basis,
             revaluations=revaluations,
-            exclusion_lines=_exclusion_lines(excluded, judged, original, payouts_seen, z, names),
+            exclusion_lines=_exclusion_lines(
+                excluded, judged, original, payouts_seen, z, names, paid_z
+            ),
         )
 
     def drop(reasons: Mapping[str, str]) -> None:
@@ -446,7 +458,7 @@ def quote(
         return no_sale("there are no candidate providers", None)
     # Each pass either returns or drops at least one provider, so this ends.
     while True:
-        shares = contribution_shares(current.contributions, z=z)
+        shares = contribution_shares(current.contributions, z=z, paid_z=paid_z)
         if shares.excluded:
             drop(shares.excluded)
             if not bundle:
@@ -491,7 +503,7 @@ def quote(
         break
 
     sums = similarity_sums(paid, similarity) if similarity is not None else {}
-    lines = _exclusion_lines(excluded, judged, original, payouts_seen, z, names)
+    lines = _exclusion_lines(excluded, judged, original, payouts_seen, z, names, paid_z)
     lines += _sale_lines(
         current=current,
         shares=shares.shares,

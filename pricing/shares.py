@@ -9,7 +9,12 @@ The rule, in order:
 1. A provider is **harmful** when the upper end of its confidence interval,
    ``value + z * stderr``, is below zero: the data confidently lowers the consumer's metric.
 2. A provider has **no contribution** when its value is ``<= 0`` but the interval reaches zero:
-   there is no evidence it helps.
+   there is no evidence it helps. With ``paid_z > 0`` a provider must also have a
+   *measurable* contribution, ``value − paid_z * stderr > 0``, to be paid: a sampled value
+   within its noise of zero is left out too. Paying every positive estimate would pay noise,
+   and a seller who cuts worthless rows into many datasets would draw one lottery ticket per
+   dataset (``benchmarks/manipulation.py`` measures it); requiring confidence makes the
+   tickets nearly worthless.
 3. Both are left out of the bundle and get nothing; nobody is ever billed for a negative value.
 4. Everyone else gets the share ``value / sum(values)``, computed in exact fractions from the
    values quantised to :data:`~pricing.money.MEASUREMENT_DECIMALS` places. Equal values give
@@ -131,7 +136,9 @@ def check_unique(contributions: Iterable[Contribution]) -> dict[str, Contributio
     return by_id
 
 
-def contribution_shares(contributions: Iterable[Contribution], *, z: float = DEFAULT_Z) -> Shares:
+def contribution_shares(
+    contributions: Iterable[Contribution], *, z: float = DEFAULT_Z, paid_z: float = 0.0
+) -> Shares:
     """Shares of the providers that help, and why the others are left out.
 
     Parameters
@@ -140,20 +147,23 @@ def contribution_shares(contributions: Iterable[Contribution], *, z: float = DEF
         One per provider; ids must be unique. Input order does not matter.
     z : float, default 1.96
         Width of the confidence interval in standard errors (1.96 ≈ two-sided 95 %).
+    paid_z : float, default 0.0
+        A provider is paid only when ``value − paid_z * stderr > 0`` (0: any positive value).
 
     Returns
     -------
     Shares
     """
-    if not math.isfinite(z) or z < 0:
-        raise ValueError("z must be finite and >= 0")
+    for name, width in (("z", z), ("paid_z", paid_z)):
+        if not math.isfinite(width) or width < 0:
+            raise ValueError(f"{name} must be finite and >= 0")
     by_id = check_unique(contributions)
     weights: dict[str, Fraction] = {}
     excluded: dict[str, str] = {}
     for pid in sorted(by_id):
         c = by_id[pid]
         w = to_fraction(c.value, decimals=MEASUREMENT_DECIMALS)
-        if w > 0:
+        if w > 0 and c.value - paid_z * c.stderr > 0:
             weights[pid] = w
         elif c.upper(z) < 0:
             excluded[pid] = HARMFUL

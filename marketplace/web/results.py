@@ -50,6 +50,7 @@ _GENERAL = {
     "Provider pool:": "pool",
     "Check:": "check",
     "No sale:": "no_sale",
+    "Split:": "split",
 }
 # A provider is named "Title (#id)" in explanation lines (a bare "id" in older quotes).
 _WHO = r"(?:.* \(#(?P<pid>\d+)\)|(?P<bare>\d+))"
@@ -114,6 +115,28 @@ class CurveRow:
     offered: bool
 
 
+@dataclass(frozen=True)
+class Basis:
+    """What the contributions (and so the split) were measured on."""
+
+    metric_label: str
+    rows: int | None
+    fits: int | None
+
+    @property
+    def smooth_for_accuracy(self) -> bool:
+        """Whether a classification task's split is on the Brier score, not its metric."""
+        return self.metric_label == METRIC_LABELS["neg_brier"]
+
+
+def _basis(quote: dict, metric_label: str) -> Basis:
+    basis = quote.get("basis")
+    if basis is None:  # quotes made before the row-level basis: provider-level values
+        return Basis(metric_label, None, None)
+    label = METRIC_LABELS.get(basis["metric"], basis["metric"])
+    return Basis(label, basis["rows"], basis["utility_evaluations"])
+
+
 @dataclass
 class Results:
     """Everything the results section of a task page shows."""
@@ -121,6 +144,7 @@ class Results:
     sale: bool
     reason: str
     metric_label: str
+    basis: Basis
     contributions: list[ContributionRow]
     contributions_chart: SafeString
     explained: Explained
@@ -336,15 +360,17 @@ def task_results(task, curve: BundleChoice | None) -> Results | None:
         Bar(r.title, r.value * 100, r.low * 100, r.high * 100, _tone(r), _value_note(r))
         for r in rows
     ]
+    basis = _basis(quote, metric)
     results = Results(
         sale=offer["sale"],
         reason=offer["reason"],
         metric_label=metric,
+        basis=basis,
         contributions=rows,
         contributions_chart=bar_chart(
             bars,
             chart_id=f"contributions-{task.pk}",
-            title=f"Contribution of each dataset to your {metric.lower()}, in points",
+            title=f"What each dataset's rows add to your {basis.metric_label.lower()}, in points",
             description=(
                 "Bars right of the zero line raise your metric, bars left of it lower it; "
                 "whiskers show the 95% interval. The table beside has the same numbers."

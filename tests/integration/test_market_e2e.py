@@ -171,8 +171,10 @@ def _clean_values(stack, task_id: int) -> list[float]:
 
 
 def test_a_worker_killed_mid_chunk_loses_nothing_and_counts_nothing_twice(tmp_path, monkeypatch):
-    # Small chunks of a slower model, so the kill lands inside a chunk.
+    # Small chunks of a slower model, so the kill lands inside a chunk: one unit (128
+    # random-forest fits) of the payout basis a chunk.
     monkeypatch.setenv("DATAFAIR_COALITIONS_PER_CHUNK", "4")
+    monkeypatch.setenv("DATAFAIR_ROW_UNITS_PER_CHUNK", "1")
     with live_stack(tmp_path, workers=1) as stack:
         anon = Api(stack.url)
         providers = [anon.register(f"kp{i}", "provider") for i in range(5)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import subprocess
 import sys
 import uuid
@@ -99,6 +100,9 @@ def live_stack(
             CELERY_QUEUE=queue,
             ALLOWED_HOSTS="127.0.0.1,localhost",
             DATABASE_CONN_MAX_AGE="0",
+            # The payout basis at the test suite's budget (config/settings/test.py) unless a
+            # test sets its own: the live stack checks the processes, not the precision.
+            DATAFAIR_BASIS_FITS=os.environ.get("DATAFAIR_BASIS_FITS", "512"),
         )
         stack = Stack(
             url=f"http://127.0.0.1:{port}",

@@ -1,0 +1,72 @@
+"""Through the API, end to end: a seller who offers the same rows as several datasets under
+several accounts is paid what it would be paid for one dataset, and the honest provider
+beside it is paid the same — the attack that provider-level Shapley values rewarded."""
+
+import io
+
+import pandas as pd
+import pytest
+
+from marketplace.models import Task
+from marketplace.services.wallet import wallet_deposit
+from tests.marketplace.conftest import client_for, make_user, table_csv
+from tests.marketplace.test_task_flow import publish, submit
+from tests.support.jobs import run_task
+
+pytestmark = pytest.mark.django_db
+
+
+def pieces(data: bytes, k: int) -> list[bytes]:
+    """The rows of a CSV cut into ``k`` files of consecutive rows."""
+    frame = pd.read_csv(io.BytesIO(data))
+    size = -(-len(frame) // k)
+    return [frame.iloc[i * size : (i + 1) * size].to_csv(index=False).encode() for i in range(k)]
+
+
+def quoted(consumer, candidates: list[int]) -> dict:
+    response = submit(consumer, candidates=candidates)
+    assert response.status_code == 201, response.json()
+    task = run_task(Task.objects.get(pk=response.json()["id"]))
+    assert task.status == Task.Status.QUOTED, task.error
+    assert task.quote["offer"]["sale"], task.quote["offer"]["reason"]
+    return task.quote
+
+
+def paid(quote: dict) -> dict[int, int]:
+    return {int(pid): c for pid, c in quote["offer"]["settlement"]["payouts"].items()}
+
+
+@pytest.mark.parametrize("k", [2])
+def test_splitting_the_same_rows_over_accounts_changes_no_payout(settings, k):
+    # The copies of the attacker's rows must reach the market in both forms, so the holds
+    # for overlapping uploads (tested elsewhere) are lifted here.
+    settings.DATAFAIR_DUPLICATE_HOLD_FRACTION = 2.0
+    settings.DATAFAIR_SIMILARITY_HOLD = 2.0
+    honest_rows, attacker_rows = table_csv(160, seed=1), table_csv(160, seed=2)
+    honest = publish(client_for(make_user("honest", "provider")), honest_rows, "honest")
+    whole = publish(client_for(make_user("seller", "provider")), attacker_rows, "whole")
+    split = [
+        publish(client_for(make_user(f"sybil{i}", "provider")), part, f"part {i}")
+        for i, part in enumerate(pieces(attacker_rows, k))
+    ]
+    consumer = make_user("buyer", "consumer")
+    wallet_deposit(user=consumer, amount_cents=100_000)
+
+    one = quoted(consumer, [honest, whole])
+    many = quoted(consumer, [honest, *split])
+
+    # The same rows earn the same credit, however they are cut.
+    value = {c["dataset"]: c["value"] for q in (one, many) for c in q["contributions"]}
+    assert sum(value[pid] for pid in split) == pytest.approx(value[whole], abs=1e-9)
+    assert value[honest] == pytest.approx(
+        next(c["value"] for c in one["contributions"] if c["dataset"] == honest), abs=1e-9
+    )
+    assert all(value[pid] > 0 for pid in split), "here every piece adds to the task"
+    # So the same rows are sold at the same price and paid the same: largest-remainder
+    # rounding may move a cent per account, nothing more.
+    settlement = many["offer"]["settlement"]
+    assert settlement["charge_cents"] == one["offer"]["settlement"]["charge_cents"]
+    assert set(paid(many)) == {honest, *split}
+    assert abs(sum(paid(many)[pid] for pid in split) - paid(one)[whole]) <= k
+    assert abs(paid(many)[honest] - paid(one)[honest]) <= k
+    assert any(line.startswith("Split:") for line in many["offer"]["explanation"])
