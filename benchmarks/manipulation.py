@@ -16,15 +16,15 @@ validate: the issue's case), digits with k-NN (400 + 400, 400), generated classi
 (``make_classification``, 20 features) with logistic regression (600 + 600, 500), diabetes
 with ridge regression (150 + 150, 142). Provider-level: exact Shapley of the (1 + k)-player
 game on the buyer's metric (what the market paid by before). Row basis:
-:class:`~valuation.core.methods.rows.RowShapley` on the payout metric (Brier score for
-classification, R² for regression), one seed for every k.
+:class:`~valuation.core.methods.rows.RowShapley` on the buyer's metric with the market's
+floor and copy rule, one seed for every k.
 
-**copies** — an honest provider (breast cancer, 200 rows) and an attacker with 200 rows of
-its own who adds a second dataset copied from the honest one: exact, with noise (5% of each
-feature's spread), half the rows with noise, or 40 copied rows hidden among 160 of its own.
-The copier's take with the copy against without it, by the row basis alone, with
-screening's hold (similarity ≥ 0.5 keeps the copy off the market), and with the quote's
-replication penalty for what screening lets through.
+**copies** — an honest provider (breast cancer, 150 rows, uploaded first) and an attacker
+with 150 rows of its own who adds a second dataset copied from the honest one: exact, with
+noise (5% of each feature's spread), half the rows with noise, or 30 copied rows hidden
+among 90 of its own. The copier's take with the copy against without it: by row values
+alone, with copies credited to the first upload (the market's rule), and in the market
+(plus screening's hold at similarity ≥ 0.5 and the replication penalty beyond chance).
 
 **estimators** — cost and precision of the ways tried to estimate owners' totals of the
 row game, on 10 providers × 200 rows of ``make_classification(n_samples=3000,
@@ -41,6 +41,7 @@ import argparse
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from multiprocessing import get_context
 
 import numpy as np
@@ -51,7 +52,7 @@ from pricing.lift import Lift
 from pricing.quote import ROW_BASIS, BundleValuation, quote
 from pricing.shares import Contribution
 from valuation.core import Dataset, ExactShapley, ModelUtility, RowShapley
-from valuation.core.catalog import make_model, payout_metric
+from valuation.core.catalog import make_model, payout_basis
 from valuation.core.detection import dataset_similarity
 from valuation.core.game import Game, RunUtility
 from valuation.core.methods import PermutationShapley
@@ -64,20 +65,31 @@ SPLITS = (1, 2, 4, 8)
 LIFT, CENTS_PER_POINT, FEE_BPS = Lift(1.2, 1.0, 1.4, 0.95), 100, 1000
 #: Screening's hold and chance level (config/settings/base.py).
 SIMILARITY_HOLD, SIMILARITY_CHANCE = 0.5, 0.05
+#: The measurable-contribution bar compared with the default (any positive value).
+PAID_Z = 1.96
 
 
 # --- money ---------------------------------------------------------------------------------
 
 
-def payouts(values: dict[str, tuple[float, float]], similarity=None) -> dict[str, int]:
-    """Cents per provider from contributions ``{id: (value, stderr)}`` through the quote."""
+def payouts(
+    values: dict[str, tuple[float, float]], similarity=None, paid_z: float = 0.0
+) -> dict[str, int]:
+    """Cents per provider from contributions ``{id: (value, stderr)}`` through the quote,
+    at one price whichever providers are left out (the split alone is compared)."""
     contributions = tuple(Contribution(p, v, se) for p, (v, se) in sorted(values.items()))
+
+    def revalue(bundle: frozenset[str]) -> BundleValuation:
+        return BundleValuation(tuple(c for c in contributions if c.provider_id in bundle), LIFT)
+
     offer = quote(
         BundleValuation(contributions=contributions, lift=LIFT),
+        revalue=revalue,
         budget_cents=10**9,
         cents_per_point=CENTS_PER_POINT,
         fee_bps=FEE_BPS,
         similarity=similarity,
+        paid_z=paid_z,
         basis=ROW_BASIS,
     )
     return dict(offer.payouts)
@@ -117,9 +129,11 @@ def _split_groups(attacker: np.ndarray, k: int) -> np.ndarray:
     return np.array([f"A{i}" for i in cut], dtype=object)
 
 
-def split_attack(name: str, budget: int, seed: int, splits=SPLITS, worthless=False) -> list[dict]:
-    """Payouts for every k; ``worthless`` gives the attacker's rows random features (same
-    spread, real labels): data that only hurts, cut into pieces that noise may favour."""
+def split_run(job: tuple[str, int, int, int, bool]) -> dict:
+    """One market of the split attack: the attacker's rows as k datasets. ``worthless``
+    gives the attacker's rows random features (same spread, real labels): data that only
+    hurts, cut into pieces that sampling noise may favour."""
+    name, k, budget, seed, worthless = job
     X, y, honest, attacker, valid_rows, model_name, task = _split_case(name)
     model = make_model(model_name, task)
     metric = "accuracy" if task == "classification" else "r2"
@@ -128,36 +142,28 @@ def split_attack(name: str, budget: int, seed: int, splits=SPLITS, worthless=Fal
         noise = np.random.default_rng(seed + 1).normal(size=(attacker.size, X.shape[1]))
         features[honest.size :] = X.mean(axis=0) + noise * X.std(axis=0)
     labels = y[np.concatenate([honest, attacker])]
-    valid = Dataset(X[valid_rows], y[valid_rows])
-    out = []
-    for k in splits:
-        groups = np.concatenate(
-            [np.full(honest.size, "H", dtype=object), _split_groups(attacker, k)]
-        )
-        train = Dataset(features, labels, groups=groups)
-        exact = ExactShapley(model=model, scorer=metric).fit(train, valid).result_
-        started = time.perf_counter()
-        basis = RowShapley(
-            model=model, scorer=payout_metric(metric, task), random_state=seed, budget=budget
-        ).fit(train, valid)
-        seconds = time.perf_counter() - started
-        result = basis.result_
-        out.append(
-            {
-                "k": k,
-                "provider": payouts(_contributions(exact)),
-                "rows": payouts(_contributions(result)),
-                # With one attacker account its total's error; the same rows earn the same
-                # credit for every k, so that is the error of its total for every k.
-                "attacker_se": float(result.stderr[list(result.names).index("A0")])
-                / abs(result.total_gain)
-                if k == 1
-                else None,
-                "fits": basis.n_utility_evaluations_,
-                "seconds": seconds,
-            }
-        )
-    return out
+    groups = np.concatenate([np.full(honest.size, "H", dtype=object), _split_groups(attacker, k)])
+    train, valid = Dataset(features, labels, groups=groups), Dataset(X[valid_rows], y[valid_rows])
+    # Provider-level values where the market computed them exactly (up to ten players).
+    exact = ExactShapley(model=model, scorer=metric).fit(train, valid).result_ if k < 10 else None
+    started = time.perf_counter()
+    scorer, floor = payout_basis(metric, task)
+    basis = RowShapley(
+        model=model, scorer=scorer, floor=floor, copies=True, random_state=seed, budget=budget
+    ).fit(train, valid)
+    result = basis.result_
+    return {
+        "k": k,
+        "provider": None if exact is None else payouts(_contributions(exact)),
+        "rows": payouts(_contributions(result)),
+        "rows, measurable": payouts(_contributions(result), paid_z=PAID_Z),
+        # The same rows earn the same credit for every k: the error of the attacker's total
+        # with one account is the error of its total for every k.
+        "attacker_se": float(result.stderr[list(result.names).index("A0")])
+        / abs(result.total_gain),
+        "fits": basis.n_utility_evaluations_,
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def _contributions(result) -> dict[str, tuple[float, float]]:
@@ -167,42 +173,71 @@ def _contributions(result) -> dict[str, tuple[float, float]]:
     }
 
 
-WORTHLESS = "breast cancer, attacker's features random"
+REAL_CASES = ("breast cancer", "digits", "generated", "diabetes")
+WORTHLESS_SPLITS = (1, 2, 4, 8, 16, 32)
+
+
+def _cells(run: dict, base: dict, basis: str) -> list[str]:
+    a, h = take(run[basis], "A"), take(run[basis], "H")
+    a0, h0 = take(base[basis], "A"), take(base[basis], "H")
+    return [f"{a:,} ({_change(a, a0)})", f"{h:,} ({_change(h, h0)})"]
 
 
 def split_section(budget: int, seed: int) -> str:
-    rows = []
-    cases = [(name, {}) for name in ("breast cancer", "digits", "generated", "diabetes")]
-    cases.append((WORTHLESS, {"splits": (*SPLITS, 16), "worthless": True}))
-    for name, options in cases:
-        runs = split_attack(name.split(",")[0], budget, seed, **options)
-        base = runs[0]
-        for run in runs:
-            cells = [name if run is base else "", str(run["k"])]
-            for basis in ("provider", "rows"):
-                a, h = take(run[basis], "A"), take(run[basis], "H")
-                a0, h0 = take(base[basis], "A"), take(base[basis], "H")
-                cells += [f"{a:,} ({_change(a, a0)})", f"{h:,} ({_change(h, h0)})"]
-            se = "" if run["attacker_se"] is None else f"{100 * run['attacker_se']:.1f}"
-            cells += [se, f"{run['fits']:,}", f"{run['seconds']:.0f}"]
-            rows.append(cells)
-    header = [
-        "data, model",
-        "k",
-        "provider-level: attacker ¢",
-        "honest ¢",
-        "row basis: attacker ¢",
-        "honest ¢",
-        "attacker share s.e. (pts)",
-        "fits",
-        "s",
-    ]
-    pool = LIFT.lower * 100 * CENTS_PER_POINT * (1 - FEE_BPS / 10_000)
+    jobs = [(name, k, budget, seed, False) for name in REAL_CASES for k in SPLITS]
+    jobs += [("breast cancer", k, budget, seed, True) for k in WORTHLESS_SPLITS]
+    with ProcessPoolExecutor(2, mp_context=get_context("fork")) as pool:
+        done = dict(zip(jobs, pool.map(split_run, jobs)))
+    real = []
+    for name in REAL_CASES:
+        base = done[(name, 1, budget, seed, False)]
+        for k in SPLITS:
+            run = done[(name, k, budget, seed, False)]
+            cells = [name if k == 1 else "", str(k), *_cells(run, base, "provider")]
+            cells += _cells(run, base, "rows")
+            se = f"{100 * run['attacker_se']:.1f}" if k == 1 else ""
+            real.append([*cells, se, f"{run['fits']:,}", f"{run['seconds']:.0f}"])
+    worthless = []
+    base = done[("breast cancer", 1, budget, seed, True)]
+    for k in WORTHLESS_SPLITS:
+        run = done[("breast cancer", k, budget, seed, True)]
+        worthless.append(
+            [str(k), *_cells(run, base, "rows"), *_cells(run, base, "rows, measurable")]
+        )
+    pool_cents = LIFT.lower * 100 * CENTS_PER_POINT * (1 - FEE_BPS / 10_000)
     return (
         "### Splitting an upload into k datasets\n\n"
-        f"A pool of {pool:,.0f} cents is split between an honest provider and an attacker "
-        "who offers the same rows as k datasets (changes against k = 1 in brackets).\n\n"
-        + table(header, rows)
+        f"A pool of {pool_cents:,.0f} cents is split between an honest provider and an "
+        "attacker who offers the same rows as k datasets (change against k = 1 in brackets). "
+        f"Row basis: {budget:,} fits, one seed for every k.\n\n"
+        + table(
+            [
+                "data, model",
+                "k",
+                "provider-level: attacker ¢",
+                "honest ¢",
+                "row basis: attacker ¢",
+                "honest ¢",
+                "attacker share s.e. (pts)",
+                "fits",
+                "s",
+            ],
+            real,
+        )
+        + "\n\nAn attacker whose 200 rows are worthless (random features, breast cancer): "
+        "each piece is a lottery ticket on the sampling noise when any positive value is paid "
+        f"(the market's default), much less of one when a value must clear {PAID_Z} standard "
+        "errors to be paid (`DATAFAIR_PAID_Z`).\n\n"
+        + table(
+            [
+                "k",
+                "paid when positive: attacker ¢",
+                "honest ¢",
+                f"paid when > {PAID_Z} s.e.: attacker ¢",
+                "honest ¢",
+            ],
+            worthless,
+        )
     )
 
 
@@ -213,58 +248,60 @@ def _change(now: int, before: int) -> str:
 # --- part 2: copies ------------------------------------------------------------------------
 
 
-def copy_variants(rng: np.random.Generator, honest_X: np.ndarray, spread: np.ndarray, own_X):
-    """(label, copied features, whose rows) for each kind of copy."""
+def copy_variants(rng: np.random.Generator, honest_X: np.ndarray, spread: np.ndarray, fresh_X):
+    """(label, copied features, which honest rows, fresh rows mixed in) per kind of copy."""
     n = honest_X.shape[0]
     noisy = honest_X + rng.normal(0, 0.05, honest_X.shape) * spread
     half = rng.choice(n, n // 2, replace=False)
-    few = rng.choice(n, 40, replace=False)
+    few = rng.choice(n, 30, replace=False)
     return [
-        ("exact copy (screening holds it at upload)", honest_X, np.arange(n), None),
+        ("exact copy (row hashes hold it at upload)", honest_X, np.arange(n), None),
         ("copy with 5% noise", noisy, np.arange(n), None),
         ("half the rows, with noise", noisy[half], half, None),
-        ("40 noisy copies among 160 own rows", noisy[few], few, own_X[:160]),
+        ("30 noisy copies among 90 rows of its own", noisy[few], few, fresh_X),
     ]
 
 
 def copies_section(budget: int, seed: int) -> str:
     X, y = load_breast_cancer(return_X_y=True)
     order = np.random.default_rng(1).permutation(len(y))
-    honest, own, valid_rows = order[:200], order[200:400], order[400:]
+    honest, own, fresh, valid_rows = order[:150], order[150:300], order[300:390], order[390:]
     model = make_model("logistic_regression", "classification")
     valid = Dataset(X[valid_rows], y[valid_rows])
     spread = X.std(axis=0)
 
-    def basis(parts: dict[str, tuple[np.ndarray, np.ndarray]]):
+    def basis(parts: dict[str, tuple[np.ndarray, np.ndarray]], copies: bool):
+        # Parts in upload order: the honest provider's data came first.
         Xs = np.concatenate([p[0] for p in parts.values()])
         ys = np.concatenate([p[1] for p in parts.values()])
         groups = np.concatenate([np.full(len(p[1]), k, dtype=object) for k, p in parts.items()])
-        est = RowShapley(model=model, scorer="neg_brier", random_state=seed, budget=budget)
+        est = RowShapley(
+            model=model,
+            scorer="accuracy",
+            floor=True,
+            random_state=seed,
+            budget=budget,
+            copies=copies,
+        )
         return _contributions(est.fit(Dataset(Xs, ys, groups=groups), valid).result_)
 
     base_parts = {"H": (X[honest], y[honest]), "A": (X[own], y[own])}
-    before = payouts(basis(base_parts))
+    before = payouts(basis(base_parts, copies=True))
     rows = []
     rng = np.random.default_rng(2)
-    for label, copied, which, own_part in copy_variants(rng, X[honest], spread, X[own]):
-        if own_part is None:
-            copy_X, copy_y = copied, y[honest][which]
-        else:
-            copy_X = np.concatenate([copied, own_part])
-            copy_y = np.concatenate([y[honest][which], y[own][:160]])
+    for label, copied, which, fresh_X in copy_variants(rng, X[honest], spread, X[fresh]):
+        copy_X, copy_y = copied, y[honest][which]
+        if fresh_X is not None:
+            copy_X, copy_y = np.concatenate([copy_X, fresh_X]), np.concatenate([copy_y, y[fresh]])
         parts = {**base_parts, "A-copy": (copy_X, copy_y)}
-        values = basis(parts)
+        plain, credited = basis(parts, copies=False), basis(parts, copies=True)
         similarity = dataset_similarity(copy_X, X[honest], random_state=0)
-        row_only = payouts(values)
         held = similarity >= SIMILARITY_HOLD
-        screened = before if held else row_only
         beyond = max(0.0, (similarity - SIMILARITY_CHANCE) / (1 - SIMILARITY_CHANCE))
-        penalised = screened
-        if not held and beyond > 0:
-            pairs = {"H": {"A-copy": beyond}, "A-copy": {"H": beyond}}
-            penalised = payouts(values, similarity=pairs)
+        pairs = {"H": {"A-copy": beyond}, "A-copy": {"H": beyond}} if beyond > 0 else None
+        market = before if held else payouts(credited, similarity=pairs)
         cells = [label, f"{similarity:.2f}"]
-        for cents in (row_only, screened, penalised):
+        for cents in (payouts(plain), payouts(credited), market):
             cells.append(
                 f"{_change(take(cents, 'A'), take(before, 'A'))} / "
                 f"{_change(take(cents, 'H'), take(before, 'H'))}"
@@ -273,15 +310,18 @@ def copies_section(budget: int, seed: int) -> str:
     header = [
         "the attacker's second dataset",
         "similarity to the honest one",
-        "row basis alone: copier / honest",
-        "+ screening's hold",
-        "+ replication penalty",
+        "row values: copier / honest",
+        "copies credited to the first upload",
+        "the market: + screening's hold and the replication penalty",
     ]
     return (
         "### Copies of another provider's rows\n\n"
-        f"Change of what the copier (its own 200 rows and the copy) and the honest provider "
-        f"receive against the market without the copy (copier {take(before, 'A'):,} ¢, "
-        f"honest {take(before, 'H'):,} ¢).\n\n" + table(header, rows)
+        "An honest provider (150 breast-cancer rows, uploaded first) and an attacker with 150 "
+        "rows of its own who adds a second dataset copied from the honest one. Change of what "
+        "the copier (both its datasets) and the honest provider receive against the market "
+        f"without the copy (copier {take(before, 'A'):,} ¢, honest {take(before, 'H'):,} ¢); "
+        "screening holds a dataset whose similarity reaches 0.5, and the replication penalty "
+        "takes a share of both for the similarity beyond chance.\n\n" + table(header, rows)
     )
 
 
@@ -323,95 +363,133 @@ def batched_permutations(game: Game, seed: int, budget: int, first: int = 50, gr
     return total / walks, run.n_evaluations
 
 
-def _estimate(job: tuple[str, int, int]) -> tuple[str, int, np.ndarray, float, int]:
-    name, seed, budget = job
+@dataclass(frozen=True)
+class Estimator:
+    """One way tried to estimate the owners' totals of the row game."""
+
+    name: str
+    kind: str  # provider, rows, tmc or batches
+    metric: str
+    floor: bool
+    verdict: str
+
+
+ESTIMATORS = (
+    Estimator(
+        "provider-level exact Shapley",
+        "provider",
+        "accuracy",
+        False,
+        "rejected: splitting an upload pays (above)",
+    ),
+    Estimator("RowShapley, accuracy, floored", "rows", "accuracy", True, "**used**"),
+    Estimator(
+        "RowShapley, Brier score, floored",
+        "rows",
+        "neg_brier",
+        True,
+        "kept as an option: no more precise once floored",
+    ),
+    Estimator(
+        "RowShapley, Brier score, no floor",
+        "rows",
+        "neg_brier",
+        False,
+        "rejected: one-class coalitions (Brier −1) swamp a small total gain",
+    ),
+    Estimator(
+        "truncated row permutations (TMC), floored",
+        "tmc",
+        "accuracy",
+        True,
+        "rejected: noisier, and truncation zeroes late rows",
+    ),
+    Estimator(
+        "row-by-row then batched permutations, floored",
+        "batches",
+        "accuracy",
+        True,
+        "rejected: batches pull late rows to their batch's mean",
+    ),
+)
+
+
+def _estimate(job: tuple[int, int, int]) -> tuple[int, int, np.ndarray, float, int]:
+    which, seed, budget = job
+    spec = ESTIMATORS[which]
     train, valid = estimator_data()
     model = make_model("logistic_regression", "classification")
-    metric = "accuracy" if name.endswith("accuracy") else "neg_brier"
     started = time.perf_counter()
-    if name.startswith("provider-level"):
-        result = ExactShapley(model=model, scorer=metric).fit(train, valid).result_
+    if spec.kind == "provider":
+        result = ExactShapley(model=model, scorer=spec.metric).fit(train, valid).result_
         totals, fits = result.values, 1024
-    elif name.startswith("row basis"):
-        est = RowShapley(model=model, scorer=metric, random_state=seed, budget=budget)
+    elif spec.kind == "rows":
+        est = RowShapley(
+            model=model, scorer=spec.metric, floor=spec.floor, random_state=seed, budget=budget
+        )
         totals = est.fit(train, valid).result_.values
         fits = est.n_utility_evaluations_
     else:
-        game = ModelUtility(model, metric).bind(Dataset(train.X, train.y), valid)
-        if name.startswith("truncated"):
-            est = PermutationShapley(
-                random_state=seed,
-                truncation=0.01 if metric == "neg_brier" else 0.005,
-                stop=MaxEvaluations(budget) | MaxSamples(budget),
-            ).fit(game)
+        utility = ModelUtility(model, spec.metric, floor=spec.floor)
+        game = utility.bind(Dataset(train.X, train.y), valid)
+        if spec.kind == "tmc":
+            stop = MaxEvaluations(budget) | MaxSamples(budget)
+            est = PermutationShapley(random_state=seed, truncation=0.005, stop=stop).fit(game)
             rows, fits = est.result_.values, est.n_utility_evaluations_
         else:
             rows, fits = batched_permutations(game, seed, budget)
         totals = _owner_totals(rows, train)
     gain = float(np.sum(totals))
-    return name, seed, totals / gain, time.perf_counter() - started, fits
-
-
-ESTIMATORS = (
-    "provider-level exact, accuracy",
-    "row basis (RowShapley), Brier",
-    "row basis (RowShapley), accuracy",
-    "truncated row permutations (TMC), Brier",
-    "row-by-row then batched permutations, Brier",
-)
-
-VERDICTS = {
-    ESTIMATORS[0]: "rejected: splitting pays (part 1)",
-    ESTIMATORS[1]: "**used**",
-    ESTIMATORS[2]: "rejected: ~2× the error on hard tasks",
-    ESTIMATORS[3]: "rejected: several times the error, truncation biases late rows",
-    ESTIMATORS[4]: "rejected: batches pull late rows to their batch's mean",
-}
+    return which, seed, totals / gain, time.perf_counter() - started, fits
 
 
 def estimators_section(budget: int, seeds: int) -> str:
-    jobs = [(ESTIMATORS[0], 0, budget)]
-    jobs += [(name, seed, budget) for name in ESTIMATORS[1:] for seed in range(seeds)]
+    jobs = [(0, 0, budget)]
+    jobs += [(which, seed, budget) for which in range(1, len(ESTIMATORS)) for seed in range(seeds)]
     with ProcessPoolExecutor(2, mp_context=get_context("fork")) as pool:
         done = list(pool.map(_estimate, jobs))
-    by_name: dict[str, list] = {}
-    for name, _, shares, seconds, fits in done:
-        by_name.setdefault(name, []).append((shares, seconds, fits))
+    runs: dict[int, list] = {}
+    for which, _, shares, seconds, fits in done:
+        runs.setdefault(which, []).append((shares, seconds, fits))
+    # The reference for bias: the floored row basis on the same metric, over its seeds.
     reference = {
-        "Brier": np.mean([s for s, _, _ in by_name[ESTIMATORS[1]]], axis=0),
-        "accuracy": np.mean([s for s, _, _ in by_name[ESTIMATORS[2]]], axis=0),
+        (spec.metric, spec.floor): np.mean([s for s, _, _ in runs[which]], axis=0)
+        for which, spec in enumerate(ESTIMATORS)
+        if spec.kind == "rows"
     }
     rows = []
-    for name in ESTIMATORS:
-        runs = by_name[name]
-        shares = np.array([s for s, _, _ in runs])
-        error = shares.std(axis=0, ddof=1).max() * 100 if len(runs) > 1 else 0.0
-        metric = "accuracy" if name.endswith("accuracy") else "Brier"
-        bias = np.abs(shares.mean(axis=0) - reference[metric]).max() * 100
+    for which, spec in enumerate(ESTIMATORS):
+        shares = np.array([s for s, _, _ in runs[which]])
+        error = shares.std(axis=0, ddof=1).max() * 100 if len(shares) > 1 else 0.0
+        base = reference.get((spec.metric, True))
+        bias = "—" if spec.kind == "rows" else f"{np.abs(shares.mean(0) - base).max() * 100:.1f}"
         rows.append(
             [
-                name,
-                f"{np.mean([f for _, _, f in runs]):,.0f}",
-                f"{np.mean([t for _, t, _ in runs]):.0f}",
+                spec.name,
+                spec.metric,
+                f"{np.mean([f for _, _, f in runs[which]]):,.0f}",
+                f"{np.mean([t for _, t, _ in runs[which]]):.0f}",
                 f"{error:.2f}",
-                "—" if name.startswith("row basis") else f"{bias:.1f}",
+                bias,
                 f"{100 * shares.mean(axis=0)[3]:+.1f}",
-                VERDICTS[name],
+                spec.verdict,
             ]
         )
     header = [
         "estimator",
+        "metric",
         "fits",
         "s (one process)",
-        "share error (pts, over seeds)",
-        "bias (pts)",
+        "share error (pts, s.d. over seeds, worst owner)",
+        "bias against the row basis (pts)",
         "flipped provider's share (%)",
         "verdict",
     ]
     return (
         "### Estimators of the owners' totals\n\n"
-        f"Budget {budget:,} fits each (the row basis adds the bundle table's 1,024: 10× the "
-        f"exact ten-provider game), {seeds} seeds.\n\n" + table(header, rows)
+        f"Budget {budget:,} fits each (the market adds the bundle table's 1,024: 10× the exact "
+        f"ten-provider game), {seeds} seeds. The floor: no coalition below the empty one.\n\n"
+        + table(header, rows)
     )
 
 
@@ -428,7 +506,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=list(PARTS))
     parser.add_argument("--budget", type=int, default=9216, help="fits per estimator run")
-    parser.add_argument("--split-budget", type=int, default=2048, help="fits per basis run")
+    parser.add_argument("--split-budget", type=int, default=9216, help="fits per basis run")
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-write", action="store_true", help="print only")

@@ -58,7 +58,13 @@ def build_estimator(method: str, spec: dict, seed: int, cache: UtilityCache | No
     if method == "stratified":
         return StratifiedShapley(**common, random_state=seed, budget=spec.get("budget"))
     if method == ROW_METHOD:
-        return RowShapley(**common, random_state=seed, budget=spec.get("basis_fits"))
+        return RowShapley(
+            **common,
+            random_state=seed,
+            budget=spec.get("basis_fits"),
+            floor=spec.get("floor", False),
+            copies=spec.get("copies", False),
+        )
     if method == "permutation":
         return PermutationShapley(
             **common,

@@ -28,7 +28,7 @@ from pricing.bundle import choose_bundle
 from pricing.lift import Lift
 from pricing.quote import ROW_BASIS, BundleValuation, quote
 from pricing.shares import Contribution
-from valuation.core.catalog import METRIC_LABELS, check_metric, make_model, payout_metric
+from valuation.core.catalog import METRIC_LABELS, check_metric, make_model, payout_basis
 from valuation.core.chunking import UtilityTable
 from valuation.core.lift import measure_lift
 from valuation.core.result import ValuationResult
@@ -155,8 +155,10 @@ def task_submit(
             "model": model,
             **settings.DATAFAIR_VALUATION,
         }
+        basis_metric, floor = payout_basis(metric, schema.task)
         task.valuation_job = job_create(
-            spec={**data, "metric": payout_metric(metric, schema.task)}, method=ROW_METHOD
+            spec={**data, "metric": basis_metric, "floor": floor, "copies": True},
+            method=ROW_METHOD,
         )
         if len(chosen) <= EXACT_MAX_PLAYERS:
             task.bundle_job = job_create(
@@ -357,7 +359,7 @@ def task_quote(task: Task) -> Task:
     datasets = Dataset.objects.filter(pk__in=[int(n) for n in names])
     titles = dict(datasets.values_list("pk", "title"))
     initial, measurements[everyone] = _bundle_valuation(job, task, data, everyone, full)
-    basis_metric = METRIC_LABELS.get(job.spec["metric"], job.spec["metric"])
+    basis_metric = f"your {METRIC_LABELS.get(job.spec['metric'], job.spec['metric']).lower()}"
     terms = {
         "budget_cents": task.budget_cents,
         "cents_per_point": task.value_per_point_cents,
@@ -367,7 +369,7 @@ def task_quote(task: Task) -> Task:
         "names": {n: f"{titles.get(int(n), 'dataset')} (#{n})" for n in names},
         "similarity": _similarity(datasets),
         "basis": ROW_BASIS,
-        "basis_metric": basis_metric.lower(),
+        "basis_metric": basis_metric,
     }
     offer = quote(initial, **terms)
     switch = None

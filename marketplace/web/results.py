@@ -123,11 +123,6 @@ class Basis:
     rows: int | None
     fits: int | None
 
-    @property
-    def smooth_for_accuracy(self) -> bool:
-        """Whether a classification task's split is on the Brier score, not its metric."""
-        return self.metric_label == METRIC_LABELS["neg_brier"]
-
 
 def _basis(quote: dict, metric_label: str) -> Basis:
     basis = quote.get("basis")

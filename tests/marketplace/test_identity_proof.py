@@ -4,6 +4,7 @@ beside it is paid the same — the attack that provider-level Shapley values rew
 
 import io
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -70,3 +71,27 @@ def test_splitting_the_same_rows_over_accounts_changes_no_payout(settings, k):
     assert abs(sum(paid(many)[pid] for pid in split) - paid(one)[whole]) <= k
     assert abs(paid(many)[honest] - paid(one)[honest]) <= k
     assert any(line.startswith("Split:") for line in many["offer"]["explanation"])
+
+
+def test_a_near_copy_under_another_account_earns_its_copier_nothing(settings):
+    # Screening would hold a dataset that is all copies; lifted here to see the valuation.
+    settings.DATAFAIR_DUPLICATE_HOLD_FRACTION = 2.0
+    settings.DATAFAIR_SIMILARITY_HOLD = 2.0
+    original = table_csv(160, seed=1)
+    honest = publish(client_for(make_user("honest", "provider")), original, "original")
+    own = publish(client_for(make_user("seller", "provider")), table_csv(160, seed=2), "own")
+    frame = pd.read_csv(io.BytesIO(original)).iloc[:60].copy()
+    numeric = ["f1", "f2", "f3", "f4"]
+    frame[numeric] += np.random.default_rng(0).normal(0, 0.01, size=(60, 4))
+    copy = publish(
+        client_for(make_user("copier", "provider")), frame.to_csv(index=False).encode(), "copy"
+    )
+    consumer = make_user("buyer", "consumer")
+    wallet_deposit(user=consumer, amount_cents=100_000)
+
+    quote = quoted(consumer, [honest, own, copy])
+
+    value = {c["dataset"]: c["value"] for c in quote["contributions"]}
+    assert value[copy] == 0.0, "its rows' credit went to the rows they copy"
+    assert copy not in paid(quote) and quote["offer"]["excluded"][str(copy)] == "no_contribution"
+    assert value[honest] > 0 and honest in paid(quote)

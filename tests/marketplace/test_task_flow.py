@@ -115,7 +115,7 @@ def test_submit_value_quote_buy_download_and_get_paid(market):
         receipt = payouts[0]["receipt"]
         assert receipt["dataset"]["id"] == int(pid)
         assert receipt["valuation"]["method"] == "row_shapley"
-        assert receipt["valuation"]["basis_metric"] == "neg_brier"
+        assert receipt["valuation"]["basis_metric"] == "accuracy"
         assert receipt["valuation"]["rows_valued"] == 240
         assert receipt["payout_cents"] == cents
         assert provider_client.get("/api/wallet/").json()["earnings_cents"] == cents

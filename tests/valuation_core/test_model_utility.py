@@ -110,6 +110,32 @@ def test_regression_degenerate_coalitions_predict_the_mean():
     assert neg_rmse == pytest.approx(-metrics.root_mean_squared_error(valid.y, direct))
 
 
+def test_a_floored_coalition_is_worth_at_least_the_empty_one():
+    # Two rows a hair apart with labels far apart: the line through them is steep, and on
+    # the validation rows its R² is far below the empty coalition's (the training mean).
+    rng = np.random.default_rng(3)
+    X = np.concatenate([[[0.0], [0.01]], rng.normal(size=(58, 1))])
+    y = np.concatenate([[0.0, 5.0], 2 * X[2:, 0] + rng.normal(size=58)])
+    train = Dataset(X[:20], y[:20])
+    valid = Dataset(X[20:], y[20:])
+    plain = ModelUtility(Ridge(alpha=1e-6), "r2").bind(train, valid)
+    floored = ModelUtility(Ridge(alpha=1e-6), "r2", floor=True).bind(train, valid)
+    assert plain.utility((0, 1)) < plain.utility(())
+    assert floored.utility((0, 1)) == plain.utility(())
+    # So is a one-class coalition's Brier score (its constant predictor is sure of its class).
+    X, y = load_breast_cancer(return_X_y=True)
+    shuffled = np.random.default_rng(0).permutation(len(y))
+    X, y = StandardScaler().fit_transform(X)[shuffled], y[shuffled]
+    train, valid = Dataset(X[:40], y[:40]), Dataset(X[100:200], y[100:200])
+    one_class = (int(np.flatnonzero(y[:40] == 1)[0]),)
+    brier = ModelUtility(LogisticRegression(), "neg_brier").bind(train, valid)
+    brier_floored = ModelUtility(LogisticRegression(), "neg_brier", floor=True).bind(train, valid)
+    assert brier.utility(one_class) < brier.utility(()) == brier_floored.utility(one_class)
+    # A model that beats the empty coalition keeps its own score.
+    everyone = tuple(range(40))
+    assert brier_floored.utility(everyone) == brier.utility(everyone) > brier.utility(())
+
+
 def test_baseline_is_always_in_and_never_a_player(cancer):
     train, valid = cancer
     pick = np.concatenate([np.flatnonzero(train.y == 0)[:10], np.flatnonzero(train.y == 1)[:20]])

@@ -258,3 +258,47 @@ def test_bad_parameters_are_refused(params, message):
     X, y, Xv, yv = cancer(8)
     with pytest.raises(ValueError, match=message):
         sampled(X, y, Xv, yv, **params)
+
+
+# --- copies of another owner's rows -------------------------------------------------------
+
+
+def test_copies_of_an_earlier_owners_rows_earn_their_copier_nothing():
+    X, y, Xv, yv = cancer(40, seed=7)
+    rng = np.random.default_rng(0)
+    copied = rng.choice(20, 8, replace=False)  # rows of the first owner
+    noisy = X[copied] + rng.normal(0, 0.01, size=(8, X.shape[1]))
+    X2, y2 = np.concatenate([X, noisy]), np.concatenate([y, y[copied]])
+    owners = np.array(["first"] * 20 + ["second"] * 20 + ["copier"] * 8)
+    plain = sampled(X2, y2, Xv, yv, owners, budget=512)
+    credited = sampled(X2, y2, Xv, yv, owners, budget=512, copies=True)
+    totals = dict(zip(credited.result_.names, credited.result_.values))
+    assert totals["copier"] == 0.0
+    np.testing.assert_array_equal(credited.row_result_.values[40:], 0.0)
+    # The original is credited what the pair earned; nobody else moves.
+    pairs = plain.row_result_.values[copied] + plain.row_result_.values[40:]
+    np.testing.assert_allclose(credited.row_result_.values[copied], pairs, atol=1e-12)
+    np.testing.assert_allclose(
+        credited.row_result_.values[20:40], plain.row_result_.values[20:40], atol=1e-12
+    )
+    assert credited.result_.values.sum() == pytest.approx(plain.result_.total_gain, abs=1e-9)
+
+
+def test_copy_attribution_follows_precedence_labels_and_chains():
+    from valuation.core.detection import copy_attribution
+
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(6, 3))
+    X = np.concatenate([base, base[[0, 1]], base[[2]] + 1e-6, rng.normal(size=(1, 3)), base[[0]]])
+    y = np.array([0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0])
+    source = np.array([0, 0, 0, 0, 0, 0, 1, 1, 2, 2, 3])
+    reference = rng.normal(size=(20, 3))
+    target = copy_attribution(X, y, source, reference)
+    assert target[:6].tolist() == list(range(6)), "the first source copies nobody"
+    assert target[6] == 0 and target[7] == 1, "exact copies of an earlier source"
+    assert target[8] == 2, "a copy within noise"
+    assert target[9] == 9, "a row of its own"
+    assert target[10] == 0, "a copy of a copy is credited to the first original"
+    relabelled = y.copy()
+    relabelled[6] = 1  # same features, another label: not a copy
+    assert copy_attribution(X, relabelled, source, reference)[6] == 6

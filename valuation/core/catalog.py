@@ -80,17 +80,18 @@ DEFAULT_MODEL: dict[Task, str] = {"classification": "logistic_regression", "regr
 DEFAULT_METRIC: dict[Task, str] = {"classification": "accuracy", "regression": "r2"}
 
 
-def payout_metric(metric: str, task: Task) -> str:
-    """The metric a task's payout split is measured on (its price is on ``metric``).
+def payout_basis(metric: str, task: Task) -> tuple[str, bool]:
+    """What a task's payout split is measured on: the scorer of the row-level game and
+    whether no coalition is valued below the empty one
+    (:class:`~valuation.core.utility.ModelUtility`'s ``floor``).
 
-    Classification splits by the Brier score of the consumer's model: the smooth
-    counterpart of accuracy-like metrics, which jump by whole validation rows, so the
-    row-level values behind a split are several times less noisy for the same fits
-    (``benchmarks/manipulation.py``). Regression metrics are smooth already and are used
-    as they are.
+    The consumer's own metric, so the price and the split measure the same thing, with the
+    floor: the buyer keeps its baseline (or the prior) rather than a worse model, and the
+    tiny coalitions of a row game — a one-class constant predictor sure of its class, a
+    ridge fit on three rows scoring an R² of −100 — would otherwise swamp the values
+    (``benchmarks/manipulation.py`` measures both, and the Brier score in place of accuracy).
     """
-    check_metric(metric, task)
-    return "neg_brier" if task == "classification" else metric
+    return check_metric(metric, task), True
 
 
 def models_for(task: Task) -> list[str]:

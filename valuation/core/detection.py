@@ -66,15 +66,29 @@ def nearest_distances(
     ``skip[i]`` is a row of ``X`` that query ``i`` may not use (itself, when the queries are
     rows of ``X``); a query with no other row gets inf.
     """
+    return nearest_rows(Q, X, skip=skip)[0]
+
+
+def nearest_rows(
+    Q: np.ndarray, X: np.ndarray, *, skip: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`nearest_distances` and the index in ``X`` of each query's nearest row (ties
+    to the lower index; -1 when there is none)."""
     squared = np.einsum("ij,ij->i", X, X)
-    out = np.empty(Q.shape[0])
+    distance, index = np.empty(Q.shape[0]), np.full(Q.shape[0], -1, dtype=np.int64)
+    if X.shape[0] == 0:
+        distance.fill(np.inf)
+        return distance, index
     for start in range(0, Q.shape[0], _BLOCK):
         block = Q[start : start + _BLOCK]
         d2 = np.einsum("ij,ij->i", block, block)[:, None] + squared[None, :] - 2 * block @ X.T
         if skip is not None:
             d2[np.arange(block.shape[0]), skip[start : start + _BLOCK]] = np.inf
-        out[start : start + block.shape[0]] = np.sqrt(np.maximum(d2.min(axis=1), 0.0))
-    return out
+        nearest = d2.argmin(axis=1)
+        best = d2[np.arange(block.shape[0]), nearest]
+        distance[start : start + block.shape[0]] = np.sqrt(np.maximum(best, 0.0))
+        index[start : start + block.shape[0]] = np.where(np.isfinite(best), nearest, -1)
+    return distance, index
 
 
 def near_duplicate_rows(
@@ -213,3 +227,52 @@ class PoisonScreen(BaseEstimator):
         n_flag = max(1, int(round(self.share * upload.n_rows)))
         self.flagged_ = np.sort(np.argsort(self.scores_, kind="stable")[:n_flag])
         return self
+
+
+def copy_attribution(
+    X: np.ndarray,
+    y: np.ndarray,
+    source: np.ndarray,
+    reference: np.ndarray,
+    *,
+    radius: float = NEAR_DUPLICATE_RADIUS,
+) -> np.ndarray:
+    """Which row each row's credit belongs to: its own, or — when it nearly duplicates a row
+    with the same label from an earlier source — that original's (through chains of copies,
+    the first one).
+
+    ``source`` numbers each row's source (a provider's dataset) in order of precedence: a
+    lower number came first. A row nearly duplicates another when their distance, on rows
+    standardised together, is within ``radius`` of the typical spacing of the rows, measured
+    from outside: the median distance from a ``reference`` row (rows independent of the
+    sources, such as the validation set) to its nearest row of ``X``. Copies cannot shrink
+    that scale (a row and its copy sit at one place) and cutting a source into several does
+    not move it, so what counts as a copy depends on the rows alone. Independent rows fall
+    that close by chance rarely (about ``ln 2 · radius^d`` of them with ``d`` features), and
+    then an original collects a stranger's credit for one row.
+
+    Returns
+    -------
+    numpy.ndarray of int
+        ``target[i]`` is the row credited for row ``i`` (``i`` itself when it is no copy).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    source = np.asarray(source)
+    center, scale = X.mean(axis=0), X.std(axis=0)
+    scale[scale == 0] = 1.0
+    Z = (X - center) / scale
+    outside = (np.asarray(reference, dtype=np.float64) - center) / scale
+    spacing = float(np.median(nearest_distances(outside, Z)))
+    reach = radius * spacing + 1e-9  # exact copies, through the rounding of the distances
+    target = np.arange(X.shape[0])
+    for current in np.unique(source):
+        mine = np.flatnonzero(source == current)
+        for label in np.unique(y[mine]):
+            asking = mine[y[mine] == label]
+            earlier = np.flatnonzero((source < current) & (y == label))
+            distance, nearest = nearest_rows(Z[asking], Z[earlier])
+            copies = (nearest >= 0) & (distance <= reach)
+            target[asking[copies]] = earlier[nearest[copies]]
+    while not np.array_equal(target[target], target):
+        target = target[target]
+    return target

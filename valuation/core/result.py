@@ -263,14 +263,28 @@ class RowCredits:
         Per owner, the samples ``Σ_{i ∈ G} c_{u,i}``.
     owner_of_row : array-like of int
         Each row's owner index into ``owners``.
+    credited_rows : array-like of int, optional
+        How many rows' constant shares each row receives: 1 by default, 0 for a row whose
+        credit goes to another (a copy), and 1 + its copies for that original.
     """
 
-    def __init__(self, rows: ValuationResult, owners: ValuationResult, owner_of_row) -> None:
+    def __init__(
+        self, rows: ValuationResult, owners: ValuationResult, owner_of_row, credited_rows=None
+    ) -> None:
         self.rows = rows
         self.owners = owners
         self.owner_of_row = np.array(owner_of_row, dtype=np.int64)
         if self.owner_of_row.shape != (rows.n_players,):
             raise ValueError("owner_of_row needs one owner per row")
+        self.credited_rows = (
+            np.ones(rows.n_players, dtype=np.int64)
+            if credited_rows is None
+            else np.array(credited_rows, dtype=np.int64)
+        )
+        if self.credited_rows.shape != (rows.n_players,) or self.credited_rows.sum() != (
+            rows.n_players
+        ):
+            raise ValueError("credited_rows must give out every row's constant share once")
         if self.owner_of_row.size and not (
             self.owner_of_row.min() >= 0 and self.owner_of_row.max() < owners.n_players
         ):
@@ -307,12 +321,14 @@ class RowCredits:
 
     def row_values(self) -> ValuationResult:
         """Each row's estimated Shapley value in the row game, with its error."""
-        return self._shifted(self.rows, np.ones(self.rows.n_players))
+        return self._shifted(self.rows, self.credited_rows.astype(np.float64))
 
     def owner_values(self) -> ValuationResult:
         """Each owner's total: the sum of its rows' values, with the error of that sum."""
-        sizes = np.bincount(self.owner_of_row, minlength=self.owners.n_players)
-        return self._shifted(self.owners, sizes.astype(np.float64))
+        sizes = np.bincount(
+            self.owner_of_row, weights=self.credited_rows, minlength=self.owners.n_players
+        )
+        return self._shifted(self.owners, sizes)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict that :meth:`from_dict` restores exactly."""
@@ -322,6 +338,7 @@ class RowCredits:
             "rows": self.rows.to_dict(),
             "owners": self.owners.to_dict(),
             "owner_of_row": [int(o) for o in self.owner_of_row],
+            "credited_rows": [int(c) for c in self.credited_rows],
         }
 
     @classmethod
@@ -333,15 +350,23 @@ class RowCredits:
             ValuationResult.from_dict(data["rows"]),
             ValuationResult.from_dict(data["owners"]),
             data["owner_of_row"],
+            data["credited_rows"],
         )
 
     def __add__(self, other: RowCredits) -> RowCredits:
         """Merge the credits of disjoint units of the same row game and owners."""
         if not isinstance(other, RowCredits):
             return NotImplemented
-        if not np.array_equal(self.owner_of_row, other.owner_of_row):
+        if not np.array_equal(self.owner_of_row, other.owner_of_row) or not np.array_equal(
+            self.credited_rows, other.credited_rows
+        ):
             raise ValueError("cannot merge row credits of different owners")
-        return RowCredits(self.rows + other.rows, self.owners + other.owners, self.owner_of_row)
+        return RowCredits(
+            self.rows + other.rows,
+            self.owners + other.owners,
+            self.owner_of_row,
+            self.credited_rows,
+        )
 
     def __radd__(self, other: Any) -> RowCredits:
         if isinstance(other, int) and other == 0:

@@ -14,6 +14,13 @@ fitted on the labels of the whole training set (all players), which depend on th
 data only, never on the validation set. Every coalition therefore has one deterministic
 value: no exception, and never "the previous score".
 
+Floor (optional, ``floor=True``): no coalition is worth less than the empty one, ``U(S) =
+max(score(S), U(∅))`` — a buyer keeps what it has (its baseline, or the prior) rather than
+deploy a worse model. It matters for the small coalitions of a row-level game: a model fitted
+on a handful of rows can score an R² of −100, and a one-class coalition's constant predictor
+puts probability 1 on its class (a Brier score twice the prior's); such scores say nothing
+about the rows and would swamp the estimate.
+
 Determinism: a model parameter named ``random_state`` (also inside pipelines) left as None
 is set to 0 on the clone, so U is a function of the coalition and chunked runs on different
 workers agree.
@@ -62,6 +69,8 @@ class ModelUtility:
         then the labels (floating-point labels mean regression).
     n_threads : int or None, default 1
         BLAS/OpenMP threads per fit; None leaves the libraries' own defaults.
+    floor : bool, default False
+        Score every coalition at least as high as the empty coalition (module docstring).
     """
 
     def __init__(
@@ -73,6 +82,7 @@ class ModelUtility:
         min_rows: int | None = None,
         task: Literal["auto", "classification", "regression"] = "auto",
         n_threads: int | None = 1,
+        floor: bool = False,
     ) -> None:
         self.model = model
         self.scorer = scorer
@@ -80,6 +90,7 @@ class ModelUtility:
         self.min_rows = min_rows
         self.task = task
         self.n_threads = n_threads
+        self.floor = floor
 
     def bind(self, train: Dataset, valid: Dataset, baseline: Dataset | None = None) -> ModelGame:
         """Return the game whose players are ``train``'s players.
@@ -118,6 +129,7 @@ class ModelUtility:
             min_rows=self._min_rows(),
             cache=self.cache,
             n_threads=self.n_threads,
+            floor=self.floor,
         )
 
     def _task(self, train: Dataset) -> Task:
@@ -162,6 +174,7 @@ class ModelGame(Game):
         min_rows: int,
         cache: UtilityCache | None = None,
         n_threads: int | None = 1,
+        floor: bool = False,
     ) -> None:
         super().__init__(train.n_players, train.player_names, cache)
         self.model = model
@@ -172,12 +185,19 @@ class ModelGame(Game):
         self.task = task
         self.min_rows = min_rows
         self.n_threads = n_threads
+        self.floor = floor
 
     def _evaluate(self, players: tuple[int, ...]) -> float:
         if self.n_threads is None:
-            return self.scorer(self.fitted_model(players), self.valid.X, self.valid.y)
+            return self._score(players)
         with _thread_controller().limit(limits=self.n_threads):
-            return self.scorer(self.fitted_model(players), self.valid.X, self.valid.y)
+            return self._score(players)
+
+    def _score(self, players: tuple[int, ...]) -> float:
+        score = self.scorer(self.fitted_model(players), self.valid.X, self.valid.y)
+        if self.floor and players:
+            score = max(score, self.utility_of_mask(0, ()))
+        return score
 
     def fitted_model(self, players) -> Any:
         """The model this game scores for coalition ``players``: fitted on baseline ∪ their

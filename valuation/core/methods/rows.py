@@ -32,11 +32,8 @@ Uncertainty: units are independent, so an owner's standard error is the standard
 of its per-unit sums over √units — computed after the credits, from the owners' sums, so it
 is honest for any grouping (checked over seeds in the tests).
 
-Measured (``benchmarks/manipulation.py``): on 10 providers × 200 rows with logistic
-regression the owners' shares have a standard error of 1–2 points of the pool at 9,216
-fits with a smooth metric (Brier score), where truncated permutation sampling of rows
-needs several times the fits and biases harmful rows; accuracy is noisier (its utility jumps
-by whole validation rows).
+Precision and its rivals (truncated row permutations, batched walks, other metrics) are
+measured in ``benchmarks/manipulation.py`` and reported in ``docs/benchmarks/manipulation.md``.
 
 Chunk protocol: units are numbered ``0 … n_units − 1`` (``n_units = budget // (strata ×
 r)``) and unit ``u`` draws from :func:`~valuation.core.chunking.sample_rng` ``(seed, u)``,
@@ -53,6 +50,7 @@ import numpy as np
 
 from valuation.core.chunking import resolve_seed, sample_rng
 from valuation.core.dataset import Dataset
+from valuation.core.detection import copy_attribution
 from valuation.core.game import Game, RunUtility
 from valuation.core.methods.base import Valuation
 from valuation.core.progress import ProgressReporter
@@ -142,6 +140,19 @@ class RowShapley(Valuation):
     size_exponent : float, default 0.75
         ``a`` of ``q(m) ∝ (m (N − m))^−a``: more draws of small and large coalitions,
         where utilities vary most.
+    floor : bool, default False
+        Value no coalition below the empty one (the model game's ``floor``): small
+        coalitions' scores (an R² of −100, a one-class coalition's Brier score) would
+        otherwise swamp the estimate.
+    copies : bool, default False
+        Credit a row that nearly duplicates a row with the same label of an *earlier* player
+        (players are numbered in order of first appearance in ``groups``: list the oldest
+        upload first) to that original instead (:func:`~valuation.core.detection.
+        copy_attribution`, with the validation rows as the scale's reference): whoever copies
+        another's rows
+        earns nothing for them, and the original keeps what the pair earned. Linear in the
+        credits, so efficiency holds and regrouping the copier's own rows still moves
+        nothing.
 
     Attributes
     ----------
@@ -173,6 +184,8 @@ class RowShapley(Valuation):
         n_strata: int = 16,
         coalitions_per_stratum: int = 8,
         size_exponent: float = 0.75,
+        floor: bool = False,
+        copies: bool = False,
     ) -> None:
         self.model = model
         self.scorer = scorer
@@ -183,6 +196,8 @@ class RowShapley(Valuation):
         self.n_strata = n_strata
         self.coalitions_per_stratum = coalitions_per_stratum
         self.size_exponent = size_exponent
+        self.floor = floor
+        self.copies = copies
 
     # --- planning -----------------------------------------------------------------------
 
@@ -229,7 +244,8 @@ class RowShapley(Valuation):
             raise ValueError("RowShapley needs a model to value a Dataset")
         order, ties = canonical_order(train.X, train.y)
         rows = Dataset(train.X[order], train.y[order])
-        game = ModelUtility(self.model, self.scorer, cache=self.cache).bind(rows, valid, baseline)
+        utility = ModelUtility(self.model, self.scorer, cache=self.cache, floor=self.floor)
+        game = utility.bind(rows, valid, baseline)
         return game, order, ties
 
     @staticmethod
@@ -301,6 +317,12 @@ class RowShapley(Valuation):
                 row[:] = (np.bincount(ties, weights=row) / sizes)[ties]
         credits = np.empty_like(in_content_order)
         credits[:, order] = in_content_order
+        credited_rows = None
+        if self.copies and not isinstance(train, Game):
+            original = copy_attribution(train.X, train.y, owner_of_row, valid.X)
+            credits = np.array([np.bincount(original, weights=row, minlength=n) for row in credits])
+            credits = credits.reshape(stop - start, n)
+            credited_rows = np.bincount(original, minlength=n)
         n_owners = owner_names.shape[0]
         owner_sums = np.array(
             [np.bincount(owner_of_row, weights=row, minlength=n_owners) for row in credits]
@@ -315,6 +337,7 @@ class RowShapley(Valuation):
                 owner_sums, owner_names, method=self.method_name, total_gain=total_gain
             ),
             owner_of_row,
+            credited_rows,
         )
 
     def reduce(self, partial: Any) -> ValuationResult:
