@@ -2,6 +2,7 @@
 what was typed kept, once-only purchases and deposits, downloads, and results whose
 numbers agree with the quote."""
 
+import html
 import re
 
 import pytest
@@ -317,6 +318,23 @@ def test_results_show_the_quotes_numbers_each_with_its_reason(client, quoted, ma
     for line in results.explained.lines:
         for amount in AMOUNT.findall(line):
             assert amount in page
+
+
+def test_the_task_page_says_what_the_split_follows_and_why_it_cannot_be_gamed(
+    client, quoted, market
+):
+    signed_in(client, market["carl"])
+    response = client.get(f"/tasks/{quoted.pk}/")
+    basis = response.context["results"].basis
+    rows = sum(p["rows"] for p in quoted.valuation_job.spec["players"])
+    assert (basis.rows, basis.fits) == (rows, quoted.valuation_job.n_utility_evaluations)
+    text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode())))
+    assert f"each of the {rows} candidate rows valued as a player of your task" in text
+    assert "Why the split cannot be gamed." in text
+    assert "cutting the same rows into more datasets or accounts" in text
+    # The pool's line carries the quote's own "Split:" sentence.
+    split = response.context["results"].explained.general["split"]
+    assert split.startswith("Split:") and split in text
 
 
 def test_buying_twice_with_one_confirmation_charges_once(client, quoted, market):

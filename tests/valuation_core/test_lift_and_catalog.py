@@ -89,3 +89,13 @@ def test_lift_against_a_reference_bundle_is_the_difference_of_their_scores():
     assert lift.estimate == pytest.approx(game.utility([0, 1, 2]) - game.utility([1]))
     same = measure_lift(utility, train, valid, players=[1], reference=[1], baseline=baseline)
     assert same.estimate == same.lower == same.upper == 0.0
+
+
+def test_the_payout_basis_is_the_buyers_metric_floored_where_small_coalitions_crash():
+    from valuation.core.catalog import payout_basis
+
+    assert payout_basis("accuracy", "classification") == ("accuracy", False)
+    assert payout_basis("neg_log_loss", "classification") == ("neg_log_loss", True)
+    assert payout_basis("r2", "regression") == ("r2", True)
+    with pytest.raises(ValueError, match="for regression"):
+        payout_basis("r2", "classification")

@@ -80,18 +80,26 @@ DEFAULT_MODEL: dict[Task, str] = {"classification": "logistic_regression", "regr
 DEFAULT_METRIC: dict[Task, str] = {"classification": "accuracy", "regression": "r2"}
 
 
+#: Metrics whose small coalitions can score far below the empty one — a one-class constant
+#: predictor is sure of its class (probability metrics), a linear fit on three rows
+#: extrapolates to an R² of −100 (regression) — so a row-level game floors them there.
+FLOORED_METRICS = frozenset({"neg_brier", "neg_log_loss", "r2", "neg_rmse"})
+
+
 def payout_basis(metric: str, task: Task) -> tuple[str, bool]:
     """What a task's payout split is measured on: the scorer of the row-level game and
     whether no coalition is valued below the empty one
     (:class:`~valuation.core.utility.ModelUtility`'s ``floor``).
 
-    The consumer's own metric, so the price and the split measure the same thing, with the
-    floor: the buyer keeps its baseline (or the prior) rather than a worse model, and the
-    tiny coalitions of a row game — a one-class constant predictor sure of its class, a
-    ridge fit on three rows scoring an R² of −100 — would otherwise swamp the values
-    (``benchmarks/manipulation.py`` measures both, and the Brier score in place of accuracy).
+    The consumer's own metric, so the price and the split measure the same thing. Metrics
+    in :data:`FLOORED_METRICS` are floored (the buyer keeps its baseline, or the prior,
+    rather than a worse model): their tiny coalitions would otherwise swamp the values.
+    Accuracy-like metrics are not: a small model scores about the prior there, and a floor
+    would hide what harmful rows do to the coalitions they dominate
+    (``benchmarks/manipulation.py`` measures both).
     """
-    return check_metric(metric, task), True
+    check_metric(metric, task)
+    return metric, metric in FLOORED_METRICS
 
 
 def models_for(task: Task) -> list[str]:
