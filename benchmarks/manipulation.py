@@ -287,20 +287,24 @@ def copies_section(budget: int, seed: int) -> str:
         return _contributions(est.fit(Dataset(Xs, ys, groups=groups), valid).result_)
 
     base_parts = {"H": (X[honest], y[honest]), "A": (X[own], y[own])}
-    before = payouts(basis(base_parts, copies=True))
+    without = payouts(basis(base_parts, copies=True))
+    with_fresh = payouts(basis({**base_parts, "A-copy": (X[fresh], y[fresh])}, copies=True))
     rows = []
     rng = np.random.default_rng(2)
     for label, copied, which, fresh_X in copy_variants(rng, X[honest], spread, X[fresh]):
         copy_X, copy_y = copied, y[honest][which]
+        # What the copier would get without copying: its second dataset's own rows only.
+        before = without
         if fresh_X is not None:
             copy_X, copy_y = np.concatenate([copy_X, fresh_X]), np.concatenate([copy_y, y[fresh]])
+            before = with_fresh
         parts = {**base_parts, "A-copy": (copy_X, copy_y)}
         plain, credited = basis(parts, copies=False), basis(parts, copies=True)
         similarity = dataset_similarity(copy_X, X[honest], random_state=0)
         held = similarity >= SIMILARITY_HOLD
         beyond = max(0.0, (similarity - SIMILARITY_CHANCE) / (1 - SIMILARITY_CHANCE))
         pairs = {"H": {"A-copy": beyond}, "A-copy": {"H": beyond}} if beyond > 0 else None
-        market = before if held else payouts(credited, similarity=pairs)
+        market = without if held else payouts(credited, similarity=pairs)
         cells = [label, f"{similarity:.2f}"]
         for cents in (payouts(plain), payouts(credited), market):
             cells.append(
@@ -319,10 +323,13 @@ def copies_section(budget: int, seed: int) -> str:
         "### Copies of another provider's rows\n\n"
         "An honest provider (150 breast-cancer rows, uploaded first) and an attacker with 150 "
         "rows of its own who adds a second dataset copied from the honest one. Change of what "
-        "the copier (both its datasets) and the honest provider receive against the market "
-        f"without the copy (copier {take(before, 'A'):,} ¢, honest {take(before, 'H'):,} ¢); "
-        "screening holds a dataset whose similarity reaches 0.5, and the replication penalty "
-        "takes a share of both for the similarity beyond chance.\n\n" + table(header, rows)
+        "the copier (both its datasets) and the honest provider receive against the same "
+        "market without the copied rows (the copier "
+        f"{take(without, 'A'):,} ¢ and the honest provider {take(without, 'H'):,} ¢ without "
+        f"the second dataset; {take(with_fresh, 'A'):,} ¢ and {take(with_fresh, 'H'):,} ¢ "
+        "when it holds only the copier's 90 rows of its own). Screening holds a dataset whose "
+        "similarity reaches 0.5, and the replication penalty takes a share of both for the "
+        "similarity beyond chance.\n\n" + table(header, rows)
     )
 
 
