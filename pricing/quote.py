@@ -578,12 +578,12 @@ def _sale_lines(
         "cent (largest remainder; ties by provider id).",
     ]
     if basis == ROW_BASIS:
-        measured = f" on {basis_metric}" if basis_metric else ""
+        measured = f" (on {basis_metric})" if basis_metric else ""
         lines.append(
-            "Split: a dataset's share is the sum of the Shapley values of its rows, each row "
-            f"valued as a player of your task{measured} without knowing who owns it; "
-            "so cutting the same rows into more datasets or accounts, or merging them, "
-            "changes no one's payout."
+            "Split: a dataset's share is the sum of the Shapley values of its rows: each row "
+            f"is valued as a player of your task{measured} without knowing who owns it, so "
+            "cutting the same rows into more datasets or accounts, or merging them, changes "
+            "no one's payout."
         )
     label = BASES[basis]
     for pid in sorted(paid):
