@@ -225,9 +225,9 @@ def split_section(budget: int, seed: int) -> str:
             real,
         )
         + "\n\nAn attacker whose 200 rows are worthless (random features, breast cancer): "
-        "each piece is a lottery ticket on the sampling noise when any positive value is paid "
-        f"(the market's default), much less of one when a value must clear {PAID_Z} standard "
-        "errors to be paid (`DATAFAIR_PAID_Z`).\n\n"
+        "each piece is a lottery ticket on the sampling noise when any positive value is paid, "
+        f"much less of one when a value must clear {PAID_Z} standard errors to be paid (the "
+        "market's `DATAFAIR_PAID_Z`).\n\n"
         + table(
             [
                 "k",

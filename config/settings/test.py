@@ -19,3 +19,7 @@ DATAFAIR_VALUATION = {  # noqa: F405
     "row_units_per_chunk": 2,
     "seed": 20261203,
 }
+# At that budget a small honest dataset of the suite's markets is often within its noise of
+# zero: the suite pays any positive value, and tests/marketplace/test_identity_proof.py
+# checks the market's own bar.
+DATAFAIR_PAID_Z = 0.0

@@ -40,7 +40,7 @@ def test_demo_values_a_market_through_a_real_worker(tmp_path):
             assert " points " in line or "similarity" in line or "robust z" in line, line
     assert "done in" in out and ": quoted" in out
     assert "Quote and split:" in out
-    assert "left out: harmful" in out, "the noise vendor is not sold"
+    assert "left out: harmful" in out, "the noisy lab is not sold"
     assert "Check: " in out
     # After the quote the worker computes the insights: every candidate's removal measured
     # with its interval, the suspect rows, and a row-level offer within a quarter of the budget.

@@ -7,10 +7,11 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.datasets import load_breast_cancer
 
 from marketplace.models import Task
 from marketplace.services.wallet import wallet_deposit
-from tests.marketplace.conftest import client_for, make_user, table_csv
+from tests.marketplace.conftest import client_for, make_user, table_csv, upload
 from tests.marketplace.test_task_flow import publish, submit
 from tests.support.jobs import run_task
 
@@ -95,3 +96,45 @@ def test_a_near_copy_under_another_account_earns_its_copier_nothing(settings):
     assert value[copy] == 0.0, "its rows' credit went to the rows they copy"
     assert copy not in paid(quote) and quote["offer"]["excluded"][str(copy)] == "no_contribution"
     assert value[honest] > 0 and honest in paid(quote)
+
+
+def test_the_market_pays_only_a_measurable_contribution(settings):
+    frame = load_breast_cancer(as_frame=True).frame.rename(columns={"target": "y"})
+    frame = frame.sample(frac=1.0, random_state=7).reset_index(drop=True)
+    parts = {"north": frame.iloc[:120], "south": frame.iloc[120:240], "few": frame.iloc[240:250]}
+    ids = {
+        name: publish(
+            client_for(make_user(name, "provider")), part.to_csv(index=False).encode(), name
+        )
+        for name, part in parts.items()
+    }
+    consumer = make_user("buyer", "consumer")
+    wallet_deposit(user=consumer, amount_cents=100_000)
+
+    def quote_with(paid_z: float) -> dict:
+        settings.DATAFAIR_PAID_Z = paid_z
+        form = {
+            "validation_file": upload(frame.iloc[480:].to_csv(index=False).encode(), "v.csv"),
+            "label_column": "y",
+            "metric": "accuracy",
+            "model": "logistic_regression",
+            "budget_cents": 20_000,
+            "value_per_point_cents": 500,
+        }
+        response = client_for(consumer).post("/api/tasks/", form, format="multipart")
+        return run_task(Task.objects.get(pk=response.json()["id"])).quote
+
+    market, lenient = quote_with(1.96), quote_with(0.0)
+
+    few = {c["dataset"]: c for c in market["contributions"]}[ids["few"]]
+    # Ten good rows add a little, within the sampling's noise of nothing: paid when any
+    # positive value is, left out at the market's bar, which the clinics clear.
+    assert few["value"] > 0 and few["value"] - 1.96 * few["stderr"] <= 0
+    assert str(ids["few"]) in lenient["offer"]["settlement"]["payouts"]
+    offer = market["offer"]
+    assert offer["excluded"] == {str(ids["few"]): "no_contribution"}
+    assert set(offer["settlement"]["payouts"]) == {str(ids["north"]), str(ids["south"])}
+    assert any(
+        line.startswith("Left out few") and "interval reaching down to" in line
+        for line in offer["explanation"]
+    )
