@@ -100,9 +100,11 @@ def live_stack(
             CELERY_QUEUE=queue,
             ALLOWED_HOSTS="127.0.0.1,localhost",
             DATABASE_CONN_MAX_AGE="0",
-            # The payout basis at the test suite's budget (config/settings/test.py) unless a
-            # test sets its own: the live stack checks the processes, not the precision.
+            # The payout basis at the test suite's budget and bar (config/settings/test.py)
+            # unless a test sets its own: the live stack checks the processes, not the
+            # precision, and its small markets cannot measure at that budget.
             DATAFAIR_BASIS_FITS=os.environ.get("DATAFAIR_BASIS_FITS", "512"),
+            DATAFAIR_PAID_Z=os.environ.get("DATAFAIR_PAID_Z", "0"),
         )
         stack = Stack(
             url=f"http://127.0.0.1:{port}",
