@@ -147,8 +147,10 @@ def task_submit(
             "label": label_column,
             "label_kind": schema.label_kind,
             "features": [c.to_dict() for c in encoder.features],
+            # Oldest upload first: a row that copies an earlier upload's is credited to it.
             "players": [
-                {"name": str(d.pk), "path": d.columnar_file.name, "rows": d.n_rows} for d in chosen
+                {"name": str(d.pk), "path": d.columnar_file.name, "rows": d.n_rows}
+                for d in sorted(chosen, key=lambda d: d.pk)
             ],
             "valid": task.validation_file.name,
             "baseline": task.baseline_file.name or None,
