@@ -209,7 +209,7 @@ def split_section(budget: int, seed: int) -> str:
         "### Splitting an upload into k datasets\n\n"
         f"A pool of {pool_cents:,.0f} cents is split between an honest provider and an "
         "attacker who offers the same rows as k datasets (change against k = 1 in brackets). "
-        f"Row basis: {budget:,} fits, one seed for every k.\n\n"
+        f"Row basis: {budget:,} fits, one seed for every k, any positive value paid.\n\n"
         + table(
             [
                 "data, model",
