@@ -184,8 +184,9 @@ def test_reserves_trigger_revaluation_until_stable(seed, budget):
     synergy = rng.uniform(-0.01, 0.02)
 
     def v(s):
-        # Additive values plus a pairwise synergy: some providers help, some hurt.
-        return 0.7 + sum(weight[p] for p in s) + synergy * len(s) * (len(s) - 1) / 2
+        # Additive values plus a pairwise synergy: some providers help, some hurt. (Summed in
+        # a fixed order: a set built another way may iterate in another, and float sums differ.)
+        return 0.7 + sum(weight[p] for p in sorted(s)) + synergy * len(s) * (len(s) - 1) / 2
 
     reserves = {p: int(rng.integers(0, 1500)) for p in players}
     calls: list[frozenset[str]] = []
