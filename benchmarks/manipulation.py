@@ -3,7 +3,8 @@ provider-level Shapley values and under the row-level payout basis, and what the
 costs and how precise it is.
 
     python -m benchmarks manipulation                  # updates docs/benchmarks/manipulation.md
-    python -m benchmarks manipulation --parts split    # one part (split, copies, estimators)
+    python -m benchmarks manipulation --parts split    # one part (split, worthless, copies,
+                                                       # estimators)
 
 Money goes through :func:`pricing.quote.quote` as in the market (fee 10%, largest-remainder
 cents, exclusions), with one price for every variant of a market (the same rows are sold),
@@ -24,7 +25,14 @@ with 150 rows of its own who adds a second dataset copied from the honest one: e
 noise (5% of each feature's spread), half the rows with noise, or 30 copied rows hidden
 among 90 of its own. The copier's take with the copy against without it: by row values
 alone, with copies credited to the first upload (the market's rule), and in the market
-(plus screening's hold at similarity ≥ 0.5 and the replication penalty beyond chance).
+(plus screening's hold at similarity ≥ 0.5 and the replication penalty beyond chance, paid
+at the market's false-discovery bar).
+
+**worthless** — the breast-cancer market of **split** with the attacker's features replaced
+by noise of the same spread (real labels), offered as k = 1 … 32 datasets, over several
+seeds of data and sampling: how much of the pool sampling noise hands to worthless pieces
+when any positive value is paid, at a fixed bar of 1.96 standard errors per dataset, and at
+the market's Benjamini–Hochberg bar (``DATAFAIR_PAID_FDR``).
 
 **estimators** — cost and precision of the ways tried to estimate owners' totals of the
 row game, on 10 providers × 200 rows of ``make_classification(n_samples=3000,
@@ -54,7 +62,7 @@ from pricing.shares import Contribution
 from valuation.core import Dataset, ExactShapley, ModelUtility, RowShapley
 from valuation.core.catalog import make_model, payout_basis
 from valuation.core.detection import dataset_similarity
-from valuation.core.game import Game, RunUtility
+from valuation.core.game import Game, InMemoryCache, RunUtility
 from valuation.core.methods import PermutationShapley
 from valuation.core.stopping import MaxEvaluations, MaxSamples
 
@@ -65,15 +73,16 @@ SPLITS = (1, 2, 4, 8)
 LIFT, CENTS_PER_POINT, FEE_BPS = Lift(1.2, 1.0, 1.4, 0.95), 100, 1000
 #: Screening's hold and chance level (config/settings/base.py).
 SIMILARITY_HOLD, SIMILARITY_CHANCE = 0.5, 0.05
-#: The measurable-contribution bar compared with the default (any positive value).
-PAID_Z = 1.96
+#: The market's measurable-contribution bar (DATAFAIR_PAID_FDR) and, for comparison, a
+#: fixed bar of 1.96 standard errors per dataset; a rate of 1 pays any positive value.
+PAID_FDR, FIXED_Z = 0.05, 1.96
 
 
 # --- money ---------------------------------------------------------------------------------
 
 
 def payouts(
-    values: dict[str, tuple[float, float]], similarity=None, paid_z: float = 0.0
+    values: dict[str, tuple[float, float]], similarity=None, paid_fdr: float = 1.0
 ) -> dict[str, int]:
     """Cents per provider from contributions ``{id: (value, stderr)}`` through the quote,
     at one price whichever providers are left out (the split alone is compared)."""
@@ -89,7 +98,7 @@ def payouts(
         cents_per_point=CENTS_PER_POINT,
         fee_bps=FEE_BPS,
         similarity=similarity,
-        paid_z=paid_z,
+        paid_fdr=paid_fdr,
         basis=ROW_BASIS,
     )
     return dict(offer.payouts)
@@ -129,34 +138,57 @@ def _split_groups(attacker: np.ndarray, k: int) -> np.ndarray:
     return np.array([f"A{i}" for i in cut], dtype=object)
 
 
-def split_run(job: tuple[str, int, int, int, bool]) -> dict:
-    """One market of the split attack: the attacker's rows as k datasets. ``worthless``
-    gives the attacker's rows random features (same spread, real labels): data that only
-    hurts, cut into pieces that sampling noise may favour."""
-    name, k, budget, seed, worthless = job
+def _split_market(name: str, seed: int, worthless: bool):
+    """(train rows' features, labels, validation Dataset, model, metric, task, honest count,
+    attacker count). ``worthless`` gives the attacker's rows random features (same spread,
+    real labels): data that only hurts, cut into pieces that sampling noise may favour."""
     X, y, honest, attacker, valid_rows, model_name, task = _split_case(name)
-    model = make_model(model_name, task)
-    metric = "accuracy" if task == "classification" else "r2"
     features = np.concatenate([X[honest], X[attacker]])
     if worthless:
         noise = np.random.default_rng(seed + 1).normal(size=(attacker.size, X.shape[1]))
         features[honest.size :] = X.mean(axis=0) + noise * X.std(axis=0)
     labels = y[np.concatenate([honest, attacker])]
-    groups = np.concatenate([np.full(honest.size, "H", dtype=object), _split_groups(attacker, k)])
-    train, valid = Dataset(features, labels, groups=groups), Dataset(X[valid_rows], y[valid_rows])
+    metric = "accuracy" if task == "classification" else "r2"
+    valid = Dataset(X[valid_rows], y[valid_rows])
+    return features, labels, valid, make_model(model_name, task), metric, task, honest.size
+
+
+def _cut(n_honest: int, n_attacker: int, k: int) -> np.ndarray:
+    return np.concatenate(
+        [np.full(n_honest, "H", dtype=object), _split_groups(np.arange(n_attacker), k)]
+    )
+
+
+def _row_basis(features, labels, groups, valid, model, metric, task, budget, seed, cache=None):
+    scorer, floor = payout_basis(metric, task)
+    basis = RowShapley(
+        model=model,
+        scorer=scorer,
+        floor=floor,
+        copies=True,
+        random_state=seed,
+        budget=budget,
+        cache=cache,
+    )
+    return basis.fit(Dataset(features, labels, groups=groups), valid)
+
+
+def split_run(job: tuple[str, int, int, int]) -> dict:
+    """One market of the split attack: the attacker's rows as k datasets."""
+    name, k, budget, seed = job
+    features, labels, valid, model, metric, task, n_honest = _split_market(name, seed, False)
+    groups = _cut(n_honest, labels.size - n_honest, k)
+    train = Dataset(features, labels, groups=groups)
     # Provider-level values where the market computed them exactly (up to ten players).
     exact = ExactShapley(model=model, scorer=metric).fit(train, valid).result_ if k < 10 else None
     started = time.perf_counter()
-    scorer, floor = payout_basis(metric, task)
-    basis = RowShapley(
-        model=model, scorer=scorer, floor=floor, copies=True, random_state=seed, budget=budget
-    ).fit(train, valid)
+    basis = _row_basis(features, labels, groups, valid, model, metric, task, budget, seed)
     result = basis.result_
     return {
         "k": k,
         "provider": None if exact is None else payouts(_contributions(exact)),
         "rows": payouts(_contributions(result)),
-        "rows, measurable": payouts(_contributions(result), paid_z=PAID_Z),
+        "rows, market": payouts(_contributions(result), paid_fdr=PAID_FDR),
         # The same rows earn the same credit for every k: the error of the attacker's total
         # with one account is the error of its total for every k.
         "attacker_se": float(result.stderr[list(result.names).index("A0")])
@@ -173,8 +205,40 @@ def _contributions(result) -> dict[str, tuple[float, float]]:
     }
 
 
+def _fixed_bar(values: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+    """Values that do not clear ``FIXED_Z`` standard errors read as no contribution."""
+    return {p: (v if v - FIXED_Z * se > 0 else min(v, 0.0), se) for p, (v, se) in values.items()}
+
+
 REAL_CASES = ("breast cancer", "digits", "generated", "diabetes")
 WORTHLESS_SPLITS = (1, 2, 4, 8, 16, 32)
+#: How the worthless attacker's pieces are paid: any positive value, a fixed bar per
+#: dataset, the market's false-discovery bar.
+RULES = ("any positive value", f"> {FIXED_Z} s.e.", f"false discoveries {PAID_FDR:.0%}")
+
+
+def worthless_run(job: tuple[int, int]) -> dict[int, dict[str, int]]:
+    """Cents to the worthless attacker's pieces for every k, per rule, for one seed (data
+    and sampling). Row credits do not depend on the cut, so the runs for k > 1 draw the
+    coalitions of the run for k = 1 from a shared cache: one model fit per coalition."""
+    budget, seed = job
+    features, labels, valid, model, metric, task, n_honest = _split_market(
+        "breast cancer", seed, True
+    )
+    cache = InMemoryCache()
+    out = {}
+    for k in WORTHLESS_SPLITS:
+        groups = _cut(n_honest, labels.size - n_honest, k)
+        result = _row_basis(
+            features, labels, groups, valid, model, metric, task, budget, seed, cache
+        ).result_
+        values = _contributions(result)
+        out[k] = {
+            RULES[0]: take(payouts(values), "A"),
+            RULES[1]: take(payouts(_fixed_bar(values)), "A"),
+            RULES[2]: take(payouts(values, paid_fdr=PAID_FDR), "A"),
+        }
+    return out
 
 
 def _cells(run: dict, base: dict, basis: str) -> list[str]:
@@ -183,33 +247,29 @@ def _cells(run: dict, base: dict, basis: str) -> list[str]:
     return [f"{a:,} ({_change(a, a0)})", f"{h:,} ({_change(h, h0)})"]
 
 
+def _pool_cents() -> float:
+    return LIFT.lower * 100 * CENTS_PER_POINT * (1 - FEE_BPS / 10_000)
+
+
 def split_section(budget: int, seed: int) -> str:
-    jobs = [(name, k, budget, seed, False) for name in REAL_CASES for k in SPLITS]
-    jobs += [("breast cancer", k, budget, seed, True) for k in WORTHLESS_SPLITS]
+    jobs = [(name, k, budget, seed) for name in REAL_CASES for k in SPLITS]
     with ProcessPoolExecutor(2, mp_context=get_context("fork")) as pool:
         done = dict(zip(jobs, pool.map(split_run, jobs)))
     real = []
     for name in REAL_CASES:
-        base = done[(name, 1, budget, seed, False)]
+        base = done[(name, 1, budget, seed)]
         for k in SPLITS:
-            run = done[(name, k, budget, seed, False)]
+            run = done[(name, k, budget, seed)]
             cells = [name if k == 1 else "", str(k), *_cells(run, base, "provider")]
-            cells += _cells(run, base, "rows")
+            cells += _cells(run, base, "rows") + _cells(run, base, "rows, market")
             se = f"{100 * run['attacker_se']:.1f}" if k == 1 else ""
             real.append([*cells, se, f"{run['fits']:,}", f"{run['seconds']:.0f}"])
-    worthless = []
-    base = done[("breast cancer", 1, budget, seed, True)]
-    for k in WORTHLESS_SPLITS:
-        run = done[("breast cancer", k, budget, seed, True)]
-        worthless.append(
-            [str(k), *_cells(run, base, "rows"), *_cells(run, base, "rows, measurable")]
-        )
-    pool_cents = LIFT.lower * 100 * CENTS_PER_POINT * (1 - FEE_BPS / 10_000)
     return (
         "### Splitting an upload into k datasets\n\n"
-        f"A pool of {pool_cents:,.0f} cents is split between an honest provider and an "
+        f"A pool of {_pool_cents():,.0f} cents is split between an honest provider and an "
         "attacker who offers the same rows as k datasets (change against k = 1 in brackets). "
-        f"Row basis: {budget:,} fits, one seed for every k, any positive value paid.\n\n"
+        f"Row basis: {budget:,} fits, one seed for every k, paid when positive and at the "
+        f"market's bar (a discovery at a false-discovery rate of {PAID_FDR:.0%}).\n\n"
         + table(
             [
                 "data, model",
@@ -218,26 +278,44 @@ def split_section(budget: int, seed: int) -> str:
                 "honest ¢",
                 "row basis: attacker ¢",
                 "honest ¢",
+                "row basis at the market's bar: attacker ¢",
+                "honest ¢",
                 "attacker share s.e. (pts)",
                 "fits",
                 "s",
             ],
             real,
         )
-        + "\n\nAn attacker whose 200 rows are worthless (random features, breast cancer): "
-        "each piece is a lottery ticket on the sampling noise when any positive value is paid, "
-        f"much less of one when a value must clear {PAID_Z} standard errors to be paid (the "
-        "market's `DATAFAIR_PAID_Z`).\n\n"
-        + table(
-            [
-                "k",
-                "paid when positive: attacker ¢",
-                "honest ¢",
-                f"paid when > {PAID_Z} s.e.: attacker ¢",
-                "honest ¢",
-            ],
-            worthless,
-        )
+    )
+
+
+def worthless_section(budget: int, seeds: int) -> str:
+    jobs = [(budget, seed) for seed in range(seeds)]
+    with ProcessPoolExecutor(2, mp_context=get_context("fork")) as pool:
+        runs = list(pool.map(worthless_run, jobs))
+    pool_cents = _pool_cents()
+    rows = []
+    for k in WORTHLESS_SPLITS:
+        cells = [str(k)]
+        for rule in RULES:
+            cents = np.array([run[k][rule] for run in runs])
+            cells.append(
+                f"{cents.mean():,.0f} ({100 * cents.mean() / pool_cents:.1f}%), "
+                f"worst {cents.max():,}"
+            )
+        rows.append(cells)
+    return (
+        "### Worthless rows cut into many datasets\n\n"
+        "An attacker whose 200 rows are worthless (random features of the same spread, real "
+        "labels) beside an honest provider's 200 breast-cancer rows, logistic regression, "
+        f"accuracy; a pool of {pool_cents:,.0f} cents. The attacker's take, mean over "
+        f"{seeds} seeds (data and sampling; share of the pool in brackets) and the largest, "
+        "when the same rows are offered as k datasets. Each piece whose value comes out "
+        "positive by chance is a lottery ticket on the sampling noise; the market pays only "
+        f"discoveries at a false-discovery rate of {PAID_FDR:.0%} (`DATAFAIR_PAID_FDR`), "
+        f"compared with paying any positive value and with a fixed bar of {FIXED_Z} standard "
+        f"errors per dataset. Row basis: {budget:,} fits.\n\n"
+        + table(["k", *(f"{rule}: attacker ¢" for rule in RULES)], rows)
     )
 
 
@@ -287,29 +365,39 @@ def copies_section(budget: int, seed: int) -> str:
         return _contributions(est.fit(Dataset(Xs, ys, groups=groups), valid).result_)
 
     base_parts = {"H": (X[honest], y[honest]), "A": (X[own], y[own])}
-    without = payouts(basis(base_parts, copies=True))
-    with_fresh = payouts(basis({**base_parts, "A-copy": (X[fresh], y[fresh])}, copies=True))
+    # Without the copied rows: paid when positive, and at the market's bar.
+    alone = basis(base_parts, copies=True)
+    alone_fresh = basis({**base_parts, "A-copy": (X[fresh], y[fresh])}, copies=True)
+    without, with_fresh = payouts(alone), payouts(alone_fresh)
+    market_without = {
+        "plain": payouts(alone, paid_fdr=PAID_FDR),
+        "fresh": payouts(alone_fresh, paid_fdr=PAID_FDR),
+    }
     rows = []
     rng = np.random.default_rng(2)
     for label, copied, which, fresh_X in copy_variants(rng, X[honest], spread, X[fresh]):
         copy_X, copy_y = copied, y[honest][which]
         # What the copier would get without copying: its second dataset's own rows only.
-        before = without
+        before, market_before = without, market_without["plain"]
         if fresh_X is not None:
             copy_X, copy_y = np.concatenate([copy_X, fresh_X]), np.concatenate([copy_y, y[fresh]])
-            before = with_fresh
+            before, market_before = with_fresh, market_without["fresh"]
         parts = {**base_parts, "A-copy": (copy_X, copy_y)}
         plain, credited = basis(parts, copies=False), basis(parts, copies=True)
         similarity = dataset_similarity(copy_X, X[honest], random_state=0)
         held = similarity >= SIMILARITY_HOLD
         beyond = max(0.0, (similarity - SIMILARITY_CHANCE) / (1 - SIMILARITY_CHANCE))
         pairs = {"H": {"A-copy": beyond}, "A-copy": {"H": beyond}} if beyond > 0 else None
-        market = without if held else payouts(credited, similarity=pairs)
+        market = market_before if held else payouts(credited, similarity=pairs, paid_fdr=PAID_FDR)
         cells = [label, f"{similarity:.2f}"]
-        for cents in (payouts(plain), payouts(credited), market):
+        for cents, base in (
+            (payouts(plain), before),
+            (payouts(credited), before),
+            (market, market_before),
+        ):
             cells.append(
-                f"{_change(take(cents, 'A'), take(before, 'A'))} / "
-                f"{_change(take(cents, 'H'), take(before, 'H'))}"
+                f"{_change(take(cents, 'A'), take(base, 'A'))} / "
+                f"{_change(take(cents, 'H'), take(base, 'H'))}"
             )
         rows.append(cells)
     header = [
@@ -512,6 +600,7 @@ def estimators_section(budget: int, seeds: int) -> str:
 
 PARTS: dict[str, Callable[[argparse.Namespace], str]] = {
     "split": lambda a: split_section(a.split_budget, a.seed),
+    "worthless": lambda a: worthless_section(a.split_budget, a.worthless_seeds),
     "copies": lambda a: copies_section(a.split_budget, a.seed),
     "estimators": lambda a: estimators_section(a.budget, a.seeds),
 }
@@ -524,6 +613,7 @@ def main() -> None:
     parser.add_argument("--split-budget", type=int, default=9216, help="fits per basis run")
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--worthless-seeds", type=int, default=6)
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     for part in args.parts:

@@ -287,7 +287,7 @@ def _exclusion_lines(
     payouts_seen: Mapping[str, int],
     z: float,
     names: Mapping[str, str],
-    paid_z: float = 0.0,
+    paid_fdr: float = 1.0,
 ) -> list[str]:
     lines = []
     for pid in sorted(excluded):
@@ -301,7 +301,9 @@ def _exclusion_lines(
             )
         elif excluded[pid] == NO_CONTRIBUTION:
             noise = (
-                f", interval reaching down to {c.value - paid_z * c.stderr:+.4f}"
+                f" ± {c.stderr:.4f}: noise alone gives as much with probability "
+                f"{c.p_value():.2f}, and values are paid at a false-discovery rate of "
+                f"{paid_fdr:.0%}"
                 if c.value > 0
                 else ""
             )
@@ -359,7 +361,7 @@ def quote(
     penalty_lambda: float = LOG2,
     penalty_destination: Destination = CONSUMER,
     z: float = DEFAULT_Z,
-    paid_z: float = 0.0,
+    paid_fdr: float = 1.0,
     basis: str = "shapley",
     basis_metric: str | None = None,
     names: Mapping[str, str] | None = None,
@@ -389,9 +391,10 @@ def quote(
         platform's replication reserve account.
     z : float, default 1.96
         Width, in standard errors, of a contribution's interval for the "harmful" test.
-    paid_z : float, default 0.0
-        A provider is paid only for a measurable contribution, ``value − paid_z * stderr >
-        0`` (see :func:`pricing.shares.contribution_shares`); 0 pays any positive value.
+    paid_fdr : float, default 1.0
+        A provider is paid only for a measurable contribution: a discovery at this
+        false-discovery rate among the providers judged (see
+        :func:`pricing.shares.measurable`); 1 pays any positive value.
     basis : {"shapley", "least_core", "row_shapley"}, default "shapley"
         What the contribution values are: shares follow any value vector, so least-core
         payoffs (computed by the engine) give least-core payouts, and sums of row-level
@@ -437,7 +440,7 @@ def quote(
             basis=basis,
             revaluations=revaluations,
             exclusion_lines=_exclusion_lines(
-                excluded, judged, original, payouts_seen, z, names, paid_z
+                excluded, judged, original, payouts_seen, z, names, paid_fdr
             ),
         )
 
@@ -458,7 +461,7 @@ def quote(
         return no_sale("there are no candidate providers", None)
     # Each pass either returns or drops at least one provider, so this ends.
     while True:
-        shares = contribution_shares(current.contributions, z=z, paid_z=paid_z)
+        shares = contribution_shares(current.contributions, z=z, paid_fdr=paid_fdr)
         if shares.excluded:
             drop(shares.excluded)
             if not bundle:
@@ -503,7 +506,7 @@ def quote(
         break
 
     sums = similarity_sums(paid, similarity) if similarity is not None else {}
-    lines = _exclusion_lines(excluded, judged, original, payouts_seen, z, names, paid_z)
+    lines = _exclusion_lines(excluded, judged, original, payouts_seen, z, names, paid_fdr)
     lines += _sale_lines(
         current=current,
         shares=shares.shares,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_fraction, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # Everything the embedded defaults write (SQLite file, media, filesystem broker) lives here.
@@ -196,12 +196,12 @@ DATAFAIR_TASKS_PER_HOUR = env_int("DATAFAIR_TASKS_PER_HOUR", 30)
 
 # Market policy: the platform's fee on every sale, in basis points of the charge.
 DATAFAIR_FEE_BPS = env_int("DATAFAIR_FEE_BPS", 1000)
-# A dataset is paid only for a measurable contribution: its value's interval at this many
-# standard errors lies above zero (pricing/shares.py). 0 would pay any positive estimate,
-# and so pay sampling noise — to worthless rows, and more of it to worthless rows cut into
-# many datasets; the bar also leaves out small honest datasets whose value the sampling
-# cannot yet tell from zero (benchmarks/manipulation.py measures both).
-DATAFAIR_PAID_Z = float(env_str("DATAFAIR_PAID_Z", "1.96"))
+# A dataset is paid only for a measurable contribution: a discovery at this false-discovery
+# rate among the datasets of the quote (Benjamini–Hochberg, pricing/shares.py). 1 would pay
+# any positive estimate, and so pay sampling noise — to worthless rows, and more of it to
+# worthless rows cut into many datasets; the bar also leaves out small honest datasets whose
+# value the sampling cannot yet tell from zero (benchmarks/manipulation.py measures both).
+DATAFAIR_PAID_FDR = env_fraction("DATAFAIR_PAID_FDR", 0.05)
 
 # Valuation jobs: how work is cut into Celery chunks, and when sampling stops. The payout
 # basis (row-level Shapley values, valuation/core/methods/rows.py) fits the model

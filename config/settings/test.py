@@ -22,4 +22,4 @@ DATAFAIR_VALUATION = {  # noqa: F405
 # At that budget a small honest dataset of the suite's markets is often within its noise of
 # zero: the suite pays any positive value, and tests/marketplace/test_identity_proof.py
 # checks the market's own bar.
-DATAFAIR_PAID_Z = 0.0
+DATAFAIR_PAID_FDR = 1.0

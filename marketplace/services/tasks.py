@@ -366,7 +366,7 @@ def task_quote(task: Task) -> Task:
         "budget_cents": task.budget_cents,
         "cents_per_point": task.value_per_point_cents,
         "fee_bps": settings.DATAFAIR_FEE_BPS,
-        "paid_z": settings.DATAFAIR_PAID_Z,
+        "paid_fdr": settings.DATAFAIR_PAID_FDR,
         "revalue": revalue,
         "names": {n: f"{titles.get(int(n), 'dataset')} (#{n})" for n in names},
         "similarity": _similarity(datasets),

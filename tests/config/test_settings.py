@@ -101,3 +101,10 @@ def test_a_malformed_boolean_is_named(tmp_path, raw):
     result = load("config.settings.local", DATAFAIR_VAR_DIR=str(tmp_path), DEBUG=raw)
     assert result.returncode != 0
     assert f"DEBUG={raw!r}" in result.stderr
+
+
+@pytest.mark.parametrize("raw", ["0", "1.5", "five percent"])
+def test_a_paid_false_discovery_rate_outside_0_to_1_stops_the_start(tmp_path, raw):
+    result = load("config.settings.local", DATAFAIR_VAR_DIR=str(tmp_path), DATAFAIR_PAID_FDR=raw)
+    assert result.returncode != 0
+    assert f"DATAFAIR_PAID_FDR={raw!r}" in result.stderr

@@ -6,6 +6,7 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.stats import norm
 
 from pricing.money import to_fraction
 from pricing.shares import (
@@ -14,6 +15,7 @@ from pricing.shares import (
     NO_CONTRIBUTION,
     Contribution,
     contribution_shares,
+    measurable,
 )
 
 contribution_lists = st.lists(
@@ -67,6 +69,56 @@ def test_interval_width_decides_harmful_versus_no_contribution():
     c = Contribution("a", -0.02, 0.015)
     assert contribution_shares([c], z=1.0).excluded == {"a": HARMFUL}
     assert contribution_shares([c], z=2.0).excluded == {"a": NO_CONTRIBUTION}
+
+
+def bh_oracle(contributions, fdr) -> set[str]:
+    """Benjamini-Hochberg from its definition, on p-values from scipy's normal tail."""
+    p = {
+        c.provider_id: norm.sf(c.value / c.stderr) if c.stderr else float(c.value <= 0)
+        for c in contributions
+    }
+    ranked = sorted(p, key=p.get)
+    n = len(ranked)
+    k = max((k for k in range(1, n + 1) if p[ranked[k - 1]] <= k * fdr / n), default=0)
+    cut = p[ranked[k - 1]] if k else -1.0
+    return {
+        pid
+        for pid in ranked
+        if p[pid] <= cut and pid in {c.provider_id for c in contributions if c.value > 0}
+    }
+
+
+@settings(max_examples=150, deadline=None)
+@given(contributions=contribution_lists, fdr=st.floats(min_value=1e-4, max_value=1.0))
+def test_a_measurable_contribution_is_a_benjamini_hochberg_discovery(contributions, fdr):
+    paid = measurable(contributions, fdr)
+    assert paid == bh_oracle(contributions, fdr)
+    # The quote judges the providers it kept once more: they all stay.
+    assert measurable([c for c in contributions if c.provider_id in paid], fdr) == paid
+    # At rate 1 every positive value is measurable, which is the default split.
+    everyone = contribution_shares(contributions, paid_fdr=1.0)
+    assert everyone == contribution_shares(contributions)
+    shares = contribution_shares(contributions, paid_fdr=fdr)
+    assert set(shares.shares) <= paid and set(shares.shares) <= set(everyone.shares)
+
+
+def test_the_bar_rises_with_the_number_of_tickets():
+    # Two standard errors clear a fixed 1.96 bar; beside nine values of pure noise they are
+    # what one of ten noisy datasets would show by chance, and are not paid at 5%.
+    lucky = Contribution("lucky", 0.02, 0.01)
+    assert lucky.p_value() == pytest.approx(norm.sf(2.0))
+    assert measurable([lucky], 0.05) == {"lucky"}
+    noise = [Contribution(f"n{i}", 0.001 * (i - 4), 0.01) for i in range(9)]
+    assert measurable([lucky, *noise], 0.05) == set()
+    assert contribution_shares([lucky, *noise], paid_fdr=0.05).shares == {}
+    # A value measured without error is measurable when positive.
+    assert measurable([Contribution("exact", 1e-6), *noise], 0.05) == {"exact"}
+
+
+@pytest.mark.parametrize("fdr", [0.0, -0.1, 1.5, float("nan")])
+def test_a_false_discovery_rate_outside_0_to_1_is_refused(fdr):
+    with pytest.raises(ValueError, match="false-discovery rate"):
+        contribution_shares([Contribution("a", 0.1, 0.01)], paid_fdr=fdr)
 
 
 def test_bad_contributions_are_rejected():

@@ -104,7 +104,7 @@ def live_stack(
             # unless a test sets its own: the live stack checks the processes, not the
             # precision, and its small markets cannot measure at that budget.
             DATAFAIR_BASIS_FITS=os.environ.get("DATAFAIR_BASIS_FITS", "512"),
-            DATAFAIR_PAID_Z=os.environ.get("DATAFAIR_PAID_Z", "0"),
+            DATAFAIR_PAID_FDR=os.environ.get("DATAFAIR_PAID_FDR", "1"),
         )
         stack = Stack(
             url=f"http://127.0.0.1:{port}",
