@@ -72,9 +72,16 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # The demo's web server, worker and command share one SQLite file: wait for its lock
-    # instead of failing with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    # The demo's web server, worker and command share one SQLite file. WAL lets readers
+    # go on while one connection writes; a transaction takes the write lock when it begins
+    # (IMMEDIATE), so it waits up to ``timeout`` seconds for it there: a transaction that
+    # read first and then asked for the lock could not wait (SQLite would deadlock) and
+    # failed at once with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=30,
+        transaction_mode="IMMEDIATE",
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
