@@ -19,18 +19,18 @@ import pyarrow.parquet as pq
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import F
 
-from marketplace.models import Dataset, Entitlement, RowHash
+from marketplace.models import Dataset, Entitlement
 from marketplace.selectors.datasets import dataset_entitlement
 from marketplace.selectors.insights import entitled_rows
+from marketplace.services import rowhashes
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import Conflict, PermissionDenied, ServiceError
 from marketplace.services.storage import files_with_rows
 from valuation.core.tabular import TableError, infer_schema, read_table, row_hashes
 
 PREVIEW_ROWS = 5
-HASH_QUERY_BATCH = 10_000
 
 
 def table_error(exc: TableError, field: str) -> ServiceError:
@@ -86,23 +86,6 @@ def _json_value(value):
     return str(value)
 
 
-def _overlaps(hashes: np.ndarray, owner) -> dict[int, int]:
-    """For each other provider's dataset, how many of these row hashes it also holds."""
-    counts: dict[int, int] = {}
-    values = hashes.view(np.int64).tolist()
-    for start in range(0, len(values), HASH_QUERY_BATCH):
-        batch = values[start : start + HASH_QUERY_BATCH]
-        rows = (
-            RowHash.objects.filter(value__in=batch)
-            .exclude(dataset__owner=owner)
-            .values("dataset")
-            .annotate(n=Count("id"))
-        )
-        for row in rows:
-            counts[row["dataset"]] = counts.get(row["dataset"], 0) + row["n"]
-    return counts
-
-
 def dataset_create(
     *,
     owner,
@@ -120,7 +103,7 @@ def dataset_create(
     sha = hashlib.sha256(raw).hexdigest()
     hashes = row_hashes(frame)
     unique_hashes = np.unique(hashes)
-    overlaps = _overlaps(unique_hashes, owner)
+    overlaps = rowhashes.overlaps(unique_hashes, owner)
     duplicate_of, overlap = None, 0.0
     if overlaps:
         best = max(overlaps, key=lambda pk: (overlaps[pk], -pk))
@@ -162,10 +145,7 @@ def dataset_create(
         save(dataset.original_file, f"{sha[:16]}-{upload.name}", raw)
         save(dataset.columnar_file, f"{sha[:16]}.parquet", columnar.getvalue())
         dataset.save()
-        RowHash.objects.bulk_create(
-            (RowHash(dataset=dataset, value=v) for v in unique_hashes.view(np.int64).tolist()),
-            batch_size=5000,
-        )
+        rowhashes.store(dataset, unique_hashes)
         audit_record(
             actor=owner,
             action="dataset.publish",

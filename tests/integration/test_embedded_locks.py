@@ -26,6 +26,16 @@ def test_no_request_fails_for_a_lock_while_a_worker_values_tasks(tmp_path):
         providers = [anon.register(f"lock{i}", "provider") for i in range(3)]
         for i, provider in enumerate(providers):
             publish(provider, table_csv(120, seed=i + 1), f"rows {i}")
+        # Row hashes on SQLite: another account's copy of the same rows is held at upload.
+        copier = anon.register("lock-copier", "provider")
+        copy = copier(
+            "POST",
+            "/datasets/",
+            201,
+            files={"file": ("copy.csv", table_csv(120, seed=1))},
+            data={"title": "copy", "license": "CC-BY-4.0", "label_column": "y"},
+        )
+        assert copy["status"] == "held" and "100%" in copy["hold_reason"], copy
         consumer = anon.register("lock-buyer", "consumer")
         consumer("POST", "/wallet/deposit/", 201, json={"amount_cents": 100_000})
         tasks = [submit_task(consumer)["id"] for _ in range(3)]

@@ -1,8 +1,12 @@
 """Uploading, browsing and downloading datasets through the API."""
 
+import numpy as np
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from marketplace.models import Dataset, RowHash
+from marketplace.services import rowhashes
 from tests.marketplace.conftest import client_for, make_user, screened, table_csv, upload
 
 pytestmark = pytest.mark.django_db
@@ -70,10 +74,11 @@ def test_bad_files_get_a_400_naming_the_fault_and_leave_nothing(
 
 
 def test_a_failed_save_removes_the_stored_files(provider_client, settings, monkeypatch):
-    def broken_bulk_create(*args, **kwargs):
+    def broken_store(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(RowHash.objects, "bulk_create", broken_bulk_create)
+    # The last write of the upload's transaction fails: nothing of it may stay.
+    monkeypatch.setattr(rowhashes, "store", broken_store)
     with pytest.raises(RuntimeError):
         post_dataset(provider_client, table_csv(20))
     assert Dataset.objects.count() == 0
@@ -120,3 +125,28 @@ def test_browse_filters_and_orders(provider_client, consumer_client):
     assert titles("?min_rows=30") == ["big"]
     assert titles("?max_reserve_cents=500") == ["small"]
     assert titles("?ordering=n_rows") == ["small", "big"]
+
+
+def test_row_hashes_are_matched_against_other_owners_datasets_in_a_fixed_number_of_queries(
+    provider_client,
+):
+    first = post_dataset(provider_client, table_csv(40)).json()["id"]
+    dataset = Dataset.objects.get(pk=first)
+    held = RowHash.objects.filter(dataset=dataset).values_list("value", flat=True)
+    stored = np.array(sorted(held), dtype=np.int64).view(np.uint64)
+    assert stored.size == 40
+    # Hashes at and above 2**63 are stored as signed integers and found again.
+    extreme = np.array([2**64 - 1, 2**63, 2**63 - 1], dtype=np.uint64)
+    rowhashes.store(dataset, extreme)
+    other = make_user("other", "provider")
+    absent = np.random.default_rng(0).integers(1, 2**62, 20_000, dtype=np.uint64)
+    asked = np.unique(np.concatenate([stored[:10], extreme, absent]))
+    queries = []
+    for hashes, found in ((asked[:50], None), (asked, {first: 13})):
+        with CaptureQueriesContext(connection) as seen:
+            counts = rowhashes.overlaps(hashes, other)
+        queries.append(len(seen))
+        assert found is None or counts == found
+    assert queries[0] == queries[1], "the statements do not grow with the upload"
+    assert rowhashes.overlaps(asked, dataset.owner) == {}
+    assert rowhashes.overlaps(np.array([], dtype=np.uint64), other) == {}
