@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import tracemalloc
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from scipy.spatial.distance import cdist
 from sklearn.datasets import make_classification
 from sklearn.metrics import roc_auc_score
 
+from valuation.core import detection
 from valuation.core.dataset import Dataset
 from valuation.core.detection import (
     PoisonScreen,
     dataset_similarity,
     near_duplicate_rows,
+    nearest_rows,
     row_hashes,
     similarity_matrix,
 )
@@ -131,3 +137,43 @@ def test_a_sampled_similarity_estimates_the_exact_one():
     assert abs(sampled - exact) < 0.1
     in_b, in_a = near_duplicate_rows(A, half_copy, max_rows=150, random_state=0)
     assert in_b.shape == in_a.shape == (150,)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.tuples(st.integers(1, 23), st.integers(0, 23), st.integers(1, 3)),
+    block=st.integers(1, 9),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_nearest_rows_tiled_on_both_sides_match_brute_force(sizes, block, seed):
+    n_q, n_x, d = sizes
+    rng = np.random.default_rng(seed)
+    # Small integers: many exact ties, which must go to the lower index.
+    Q = rng.integers(-2, 3, (n_q, d)).astype(float)
+    X = rng.integers(-2, 3, (n_x, d)).astype(float)
+    skip = rng.integers(0, max(n_x, 1), n_q) if n_x else None
+    with mock.patch.object(detection, "_BLOCK", block):
+        distance, index = nearest_rows(Q, X, skip=skip)
+    full = cdist(Q, X, "sqeuclidean") if n_x else np.empty((n_q, 0))
+    if skip is not None:
+        full[np.arange(n_q), skip] = np.inf
+    for i in range(n_q):
+        finite = np.isfinite(full[i])
+        if not finite.any():
+            assert index[i] == -1 and distance[i] == np.inf
+            continue
+        assert index[i] == int(np.argmin(full[i]))
+        assert distance[i] == pytest.approx(np.sqrt(full[i].min()), abs=1e-9)
+
+
+def test_nearest_rows_memory_is_bounded_by_the_block_not_the_data():
+    rng = np.random.default_rng(0)
+    Q, X = rng.normal(size=(2_100, 4)), rng.normal(size=(40_000, 4))
+    tracemalloc.start()
+    try:
+        nearest_rows(Q, X)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Whole rows of distances would be 2,048 × 40,000 float64 (655 MB) at a time.
+    assert peak < 160 * 2**20, f"peak {peak / 2**20:.0f} MiB"

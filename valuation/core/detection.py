@@ -48,7 +48,8 @@ from valuation.core.methods.consensus import Consensus, Detector
 #: A row is a near duplicate within this fraction of its dataset's typical row spacing.
 NEAR_DUPLICATE_RADIUS = 0.25
 
-#: Rows compared per block, bounding the working memory of a similarity.
+#: Rows of each side per block of distances: one block is ``_BLOCK²`` float64 (32 MiB), so
+#: the working memory of a similarity does not grow with the data.
 _BLOCK = 2048
 
 
@@ -73,21 +74,33 @@ def nearest_rows(
     Q: np.ndarray, X: np.ndarray, *, skip: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`nearest_distances` and the index in ``X`` of each query's nearest row (ties
-    to the lower index; -1 when there is none)."""
+    to the lower index; -1 when there is none).
+
+    Both sides are cut into blocks of :data:`_BLOCK` rows and a running minimum is kept per
+    query, so memory is bounded by the block, not by ``len(Q) × len(X)``.
+    """
     squared = np.einsum("ij,ij->i", X, X)
     distance, index = np.empty(Q.shape[0]), np.full(Q.shape[0], -1, dtype=np.int64)
-    if X.shape[0] == 0:
-        distance.fill(np.inf)
-        return distance, index
     for start in range(0, Q.shape[0], _BLOCK):
         block = Q[start : start + _BLOCK]
-        d2 = np.einsum("ij,ij->i", block, block)[:, None] + squared[None, :] - 2 * block @ X.T
-        if skip is not None:
-            d2[np.arange(block.shape[0]), skip[start : start + _BLOCK]] = np.inf
-        nearest = d2.argmin(axis=1)
-        best = d2[np.arange(block.shape[0]), nearest]
+        rows = np.arange(block.shape[0])
+        block_squared = np.einsum("ij,ij->i", block, block)[:, None]
+        best = np.full(block.shape[0], np.inf)
+        where = np.full(block.shape[0], -1, dtype=np.int64)
+        for first in range(0, X.shape[0], _BLOCK):
+            part = X[first : first + _BLOCK]
+            d2 = block_squared + squared[None, first : first + _BLOCK] - 2 * block @ part.T
+            if skip is not None:
+                local = skip[start : start + _BLOCK] - first
+                inside = (local >= 0) & (local < part.shape[0])
+                d2[rows[inside], local[inside]] = np.inf
+            nearest = d2.argmin(axis=1)
+            found = d2[rows, nearest]
+            # Strictly closer only: on a tie the earlier block, with the lower index, stays.
+            closer = found < best
+            best[closer], where[closer] = found[closer], nearest[closer] + first
         distance[start : start + block.shape[0]] = np.sqrt(np.maximum(best, 0.0))
-        index[start : start + block.shape[0]] = np.where(np.isfinite(best), nearest, -1)
+        index[start : start + block.shape[0]] = where
     return distance, index
 
 
