@@ -59,11 +59,13 @@ class RowHash(models.Model):
     """One row fingerprint of a dataset (64-bit, stored signed), indexed for duplicate search."""
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="row_hashes")
-    value = models.BigIntegerField(db_index=True)
+    value = models.BigIntegerField()
 
     class Meta:
+        # One index serves both the uniqueness and the look-up by value (value first): each
+        # index more costs every upload a write per row.
         constraints = [
-            models.UniqueConstraint(fields=["dataset", "value"], name="rowhash_unique_per_dataset")
+            models.UniqueConstraint(fields=["value", "dataset"], name="rowhash_unique_per_dataset")
         ]
 
     def __str__(self) -> str:
