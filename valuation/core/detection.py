@@ -35,7 +35,6 @@ out of bag). So ``methods=("lava",)`` is the backdoor screen, and ``("knn-shaple
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Self
 
@@ -54,9 +53,15 @@ _BLOCK = 2048
 
 
 def row_hashes(X: np.ndarray) -> np.ndarray:
-    """A SHA-256 hex digest per row of float64 features (−0.0 and 0.0 hash alike)."""
-    X = np.ascontiguousarray(np.asarray(X, dtype=np.float64)) + 0.0
-    return np.array([hashlib.sha256(row.tobytes()).hexdigest() for row in X], dtype=object)
+    """A 64-bit fingerprint per row of float64 features (−0.0 and 0.0 hash alike), computed
+    column by column in numpy (pandas' hash), so hashing a million rows takes a fraction
+    of a second and rows are compared as integers."""
+    import pandas as pd
+
+    X = np.asarray(X, dtype=np.float64) + 0.0
+    if X.ndim != 2:
+        raise ValueError(f"row_hashes needs a 2-d array, got {X.ndim} dimensions")
+    return pd.util.hash_pandas_object(pd.DataFrame(X), index=False).to_numpy(dtype=np.uint64)
 
 
 def nearest_distances(
