@@ -34,7 +34,9 @@ seeded sample of at most :data:`SAMPLE_ROWS` rows, the reference at most
 side, each compared with every row of the other dataset (an estimate of the share of
 near-duplicated rows; exact copies are still caught on every row by the row hashes at
 upload). Work grows linearly with the number
-of compatible datasets on the market, one similarity each.
+of compatible datasets on the market, one similarity each; they are read one at a time and
+let go (only their share of the reference sample is kept), so memory does not grow with the
+market, and the distances of a similarity are computed in fixed-size tiles.
 """
 
 from __future__ import annotations
@@ -127,13 +129,6 @@ def dataset_screen(dataset_id: int) -> Dataset:
 # --- the checks -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Other:
-    dataset: Dataset
-    X: np.ndarray
-    y: np.ndarray
-
-
 def _frame(dataset: Dataset):
     with dataset.columnar_file.open("rb") as handle:
         return read_table(handle.read(), name=dataset.columnar_file.name)
@@ -159,18 +154,40 @@ def _screen(dataset: Dataset) -> Findings:
     encoder = Encoder.for_schemas(schema, [Schema.from_dict(d.schema) for d in compatible])
     frame = _frame(dataset)
     X, y = encoder.transform(frame), labels(frame, schema)
+    del frame
     seed = int(dataset.content_sha256[:8], 16)
-    others = []
-    for other in compatible:
-        other_frame = _frame(other)
-        others.append(Other(other, encoder.transform(other_frame), labels(other_frame, schema)))
-    findings = Findings()
-    _check_similarity(X, others, findings, np.random.default_rng(seed))
     rng = np.random.default_rng(seed + 1)
     rows = _sample(len(y), SAMPLE_ROWS, rng)
+    # The reference: a seeded sample of the union of the published compatible datasets,
+    # drawn by position before any is read, so each is read once and then let go.
+    published = [o for o in compatible if o.status == Dataset.Status.PUBLISHED]
+    picked = _sample(sum(o.n_rows for o in published), REFERENCE_ROWS, rng) if published else None
+    findings, seeds = Findings(), np.random.default_rng(seed)
+    similar_to: dict[str, float] = {}
+    worst: tuple[Dataset, float] | None = None
+    parts, offset = [], 0
+    for other in compatible:
+        other_frame = _frame(other)
+        other_X, other_y = encoder.transform(other_frame), labels(other_frame, schema)
+        del other_frame
+        sm = _similarity(X, other_X, seeds)
+        if sm > 0:
+            similar_to[str(other.pk)] = sm
+            if worst is None or sm > worst[1]:
+                worst = (other, sm)
+        if picked is not None and other.status == Dataset.Status.PUBLISHED:
+            mine = picked[(picked >= offset) & (picked < offset + other.n_rows)] - offset
+            parts.append((other_X[mine], other_y[mine]))
+            offset += other.n_rows
+    findings.numbers["similar_to"] = similar_to
+    _hold_if_similar(worst, findings)
     upload = Rows(X[rows], y[rows])
     if schema.task == "classification":
-        reference = _reference(others, rng)
+        reference = (
+            Rows(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+            if parts
+            else None
+        )
         _check_label_flips(upload, reference, findings, seed)
         _check_trigger(upload, reference, findings, seed, encoder.output_names)
     task = schema.task
@@ -186,33 +203,20 @@ def _screen(dataset: Dataset) -> Findings:
     return findings
 
 
-def _check_similarity(X, others: list[Other], findings: Findings, rng) -> None:
-    similar, worst = {}, None
-    for other in others:
-        seed = int(rng.integers(2**32))
-        sm = round(dataset_similarity(X, other.X, max_rows=SIMILARITY_ROWS, random_state=seed), 4)
-        if sm > 0:
-            similar[str(other.dataset.pk)] = sm
-            if worst is None or sm > worst[1]:
-                worst = (other.dataset, sm)
-    findings.numbers["similar_to"] = similar
+def _similarity(X, other_X, seeds: np.random.Generator) -> float:
+    """The upload's similarity to one compatible dataset (seeded from ``seeds``)."""
+    seed = int(seeds.integers(2**32))
+    return round(dataset_similarity(X, other_X, max_rows=SIMILARITY_ROWS, random_state=seed), 4)
+
+
+def _hold_if_similar(worst: tuple[Dataset, float] | None, findings: Findings) -> None:
+    """Hold the upload when its most similar dataset reaches the hold."""
     if worst is not None and worst[1] >= settings.DATAFAIR_SIMILARITY_HOLD:
         findings.reasons.append(
             f"{worst[1]:.0%} of its rows and those of another provider's dataset "
             f"#{worst[0].pk} “{worst[0].title}” are near duplicates of each other (similarity "
             f"{worst[1]:.2f} ≥ {settings.DATAFAIR_SIMILARITY_HOLD:g})"
         )
-
-
-def _reference(others: list[Other], rng) -> Rows | None:
-    """A seeded sample of other providers' published rows, or None when there are none."""
-    published = [o for o in others if o.dataset.status == Dataset.Status.PUBLISHED]
-    if not published:
-        return None
-    X = np.concatenate([o.X for o in published])
-    y = np.concatenate([o.y for o in published])
-    rows = _sample(len(y), REFERENCE_ROWS, rng)
-    return Rows(X[rows], y[rows])
 
 
 def _folds(upload: Rows, reference: Rows | None, seed: int) -> list[tuple[Rows, Rows]]:
