@@ -37,8 +37,9 @@ TITLE = "Limits at full size"
 CASES = ((480_000, 11, 5), (1_000_000, 7, 3))
 
 
-def make_csv(path: Path, n_rows: int, n_features: int, decimals: int) -> Path:
-    """A classification table of ``n_rows`` rows, written in blocks (bounded memory)."""
+def make_csv(path: Path, n_rows: int, n_features: int, decimals: int, seed: int = 0) -> Path:
+    """A classification table of ``n_rows`` rows, written in blocks of 100,000 (bounded
+    memory); files of different ``seed`` share no rows."""
     from sklearn.datasets import make_classification
 
     header = ",".join([*(f"x{j}" for j in range(n_features)), "y"])
@@ -51,7 +52,7 @@ def make_csv(path: Path, n_rows: int, n_features: int, decimals: int) -> Path:
                 n_features=n_features,
                 n_informative=min(4, n_features),
                 n_redundant=0,
-                random_state=start,
+                random_state=start + 7_919 * seed,
             )
             block = np.column_stack([X, y])
             np.savetxt(out, block, fmt=[f"%.{decimals}f"] * n_features + ["%d"], delimiter=",")
@@ -186,12 +187,91 @@ def upload_section(_: argparse.Namespace) -> str:
     )
 
 
-PARTS: dict[str, Callable[[argparse.Namespace], str]] = {"upload": upload_section}
+def screen_child(dataset_id: int) -> dict:
+    """Screen one stored upload in this (fresh) process: seconds, peak RSS, verdict."""
+    import resource
+
+    import django
+
+    django.setup()
+    from marketplace.models import Dataset
+    from marketplace.services.screening import dataset_screen
+
+    # The upload as a worker finds it, whatever the benchmark's own uploads did.
+    Dataset.objects.filter(pk=dataset_id).update(status=Dataset.Status.SCREENING)
+    started = time.perf_counter()
+    dataset = dataset_screen(dataset_id)
+    return {
+        "seconds": time.perf_counter() - started,
+        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "status": dataset.status,
+        "similar_to": dataset.quality.get("similar_to", {}),
+    }
+
+
+def screening_section(_: argparse.Namespace) -> str:
+    from tests.support.services import scratch_postgres_database
+
+    n_rows, n_features, decimals = CASES[0]
+    with tempfile.TemporaryDirectory() as tmp, scratch_postgres_database() as url:
+        tmp_path = Path(tmp)
+        env = _child_env(url, tmp_path / "var")
+        _run(["manage.py", "migrate", "--noinput", "-v", "0"], env)
+        # The market: six compatible datasets of other providers, published.
+        for i in range(MARKET_DATASETS):
+            csv = make_csv(tmp_path / f"market{i}.csv", MARKET_ROWS, n_features, decimals, i + 1)
+            _run(["-m", "benchmarks.limits", "--child", str(csv), f"market-{i}"], env)
+        code = "from marketplace.models import Dataset; Dataset.objects.update(status='published')"
+        _run(["manage.py", "shell", "-c", code], env)
+        csv = make_csv(tmp_path / "upload.csv", n_rows, n_features, decimals, 0)
+        _run(["-m", "benchmarks.limits", "--child", str(csv), "upload"], env)
+        code = "from marketplace.models import Dataset; print(Dataset.objects.latest('pk').pk)"
+        upload = int(_run(["manage.py", "shell", "-c", code], env).strip().splitlines()[-1])
+        run = json.loads(
+            _run(["-m", "benchmarks.limits", "--screen", str(upload)], env).strip().splitlines()[-1]
+        )
+    rows = [
+        [
+            f"{n_rows:,} × {n_features + 1}",
+            f"{MARKET_DATASETS} × {MARKET_ROWS:,}",
+            f"{run['seconds']:.1f}",
+            f"{run['rss_mib']:,.0f}",
+            run["status"],
+            f"{max(run['similar_to'].values(), default=0.0):.3f}",
+        ]
+    ]
+    header = [
+        "upload",
+        "compatible datasets on the market",
+        "s to screen",
+        "peak RSS (MiB)",
+        "verdict",
+        "highest similarity",
+    ]
+    return (
+        "### Screening an upload at the limits\n\n"
+        "`dataset_screen` in a fresh process, as a worker runs it: near duplicates against "
+        "every compatible dataset, the label-flip and trigger screens, the provider's report "
+        "(independent data: the market's rows and the upload come from different seeds).\n\n"
+        + table(header, rows)
+    )
+
+
+#: The market the screening part screens against: compatible datasets of other providers.
+MARKET_DATASETS, MARKET_ROWS = 6, 100_000
+
+PARTS: dict[str, Callable[[argparse.Namespace], str]] = {
+    "upload": upload_section,
+    "screening": screening_section,
+}
 
 
 def main() -> None:
     if sys.argv[1:2] == ["--child"]:
         print(json.dumps(upload_child(sys.argv[2], sys.argv[3])))
+        return
+    if sys.argv[1:2] == ["--screen"]:
+        print(json.dumps(screen_child(int(sys.argv[2]))))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=list(PARTS))
