@@ -157,7 +157,36 @@ def test_a_table_over_the_row_limit_is_refused(provider_client, settings):
     body = assert_refused_leaving_nothing(
         post(provider_client, "d.csv", table_csv(20)), settings.MEDIA_ROOT
     )
-    assert "20 rows; the limit is 10" in body["detail"]
+    assert "more than 10 rows; the limit is 10" in body["detail"]
+
+
+def test_tables_over_the_limits_are_refused_before_they_are_parsed(
+    provider_client, settings, monkeypatch
+):
+    """A small file can declare a huge table: a Parquet footer of 20 million rows (it
+    compresses to kilobytes), a CSV header of a million columns. Both are refused from what
+    they declare, before pandas or pyarrow materialise anything."""
+
+    def never(*args, **kwargs):
+        raise AssertionError("the table was parsed before its size was checked")
+
+    monkeypatch.setattr(pd, "read_parquet", never)
+    monkeypatch.setattr(pd, "read_csv", never)
+    bomb = io.BytesIO()
+    pq.write_table(pa.table({"f1": pa.array(np.zeros(20_000_000, dtype=np.int8))}), bomb)
+    assert bomb.tell() < 2**20
+    body = assert_refused_leaving_nothing(
+        post(provider_client, "d.parquet", bomb.getvalue()), settings.MEDIA_ROOT
+    )
+    assert "20000000 rows; the limit is 1000000" in body["detail"]
+    wide = (",".join(f"c{i}" for i in range(1_000_000)) + "\n").encode()
+    body = assert_refused_leaving_nothing(post(provider_client, "d.csv", wide), settings.MEDIA_ROOT)
+    assert "1000000 columns; the limit is 500" in body["detail"]
+    settings.DATAFAIR_MAX_ROWS = 10
+    body = assert_refused_leaving_nothing(
+        post(provider_client, "d.csv", table_csv(20)), settings.MEDIA_ROOT
+    )
+    assert "more than 10 rows" in body["detail"]
 
 
 def test_the_good_file_the_bad_ones_are_made_from_is_accepted(provider_client):

@@ -157,23 +157,43 @@ def read_table(
         raise TableError(f"{name} is empty")
     fmt = format or _guess_format(data, name)
     if fmt == "parquet":
+        # The footer says how large the table is: refuse from it, before a small file that
+        # compresses millions of rows is decompressed.
+        _check_size(*_parquet_shape(data, name), name, max_rows, max_columns)
         try:
             frame = pd.read_parquet(io.BytesIO(data))
         except Exception as exc:  # pyarrow raises several types for a corrupt file
             raise TableError(f"{name} is not a readable Parquet file ({exc})") from None
         frame.columns = [str(c) for c in frame.columns]
     elif fmt == "csv":
-        frame = _read_csv(data, name)
+        frame = _read_csv(data, name, max_rows, max_columns)
     else:
         raise TableError(f"unknown format {fmt!r}: use csv or parquet")
     _check_columns(list(frame.columns), name)
     if len(frame) == 0:
         raise TableError(f"{name} has a header but no data rows")
-    if max_rows is not None and len(frame) > max_rows:
-        raise TableError(f"{name} has {len(frame)} rows; the limit is {max_rows}")
-    if max_columns is not None and frame.shape[1] > max_columns:
-        raise TableError(f"{name} has {frame.shape[1]} columns; the limit is {max_columns}")
+    _check_size(len(frame), frame.shape[1], name, max_rows, max_columns)
     return frame
+
+
+def _check_size(
+    n_rows: int, n_columns: int, name: str, max_rows: int | None, max_columns: int | None
+) -> None:
+    if max_rows is not None and n_rows > max_rows:
+        raise TableError(f"{name} has {n_rows} rows; the limit is {max_rows}")
+    if max_columns is not None and n_columns > max_columns:
+        raise TableError(f"{name} has {n_columns} columns; the limit is {max_columns}")
+
+
+def _parquet_shape(data: bytes, name: str) -> tuple[int, int]:
+    """Rows and columns a Parquet file declares in its footer (nothing is decompressed)."""
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.ParquetFile(io.BytesIO(data)).metadata
+    except Exception as exc:  # pyarrow raises several types for a corrupt file
+        raise TableError(f"{name} is not a readable Parquet file ({exc})") from None
+    return metadata.num_rows, metadata.num_columns
 
 
 def _read_bytes(source, name: str | None) -> tuple[bytes, str]:
@@ -199,7 +219,7 @@ def _guess_format(data: bytes, name: str) -> str:
     return "parquet" if data[:4] == b"PAR1" else "csv"
 
 
-def _read_csv(data: bytes, name: str):
+def _read_csv(data: bytes, name: str, max_rows: int | None, max_columns: int | None):
     import pandas as pd
 
     try:
@@ -216,11 +236,16 @@ def _read_csv(data: bytes, name: str):
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
+        # The header and the count of rows are known before pandas parses anything.
+        _check_size(0, len(header), name, max_rows, max_columns)
         _check_columns(header, name)
-        width = len(header)
+        width, n_rows = len(header), 0
         for row_number, record in enumerate(reader, start=1):
             if not record:  # a blank line
                 continue
+            n_rows += 1
+            if max_rows is not None and n_rows > max_rows:
+                raise TableError(f"{name} has more than {max_rows} rows; the limit is {max_rows}")
             if len(record) != width:
                 raise TableError(
                     f"{name}: row {row_number} (line {reader.line_num}) has {len(record)} "
