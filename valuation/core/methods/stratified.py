@@ -20,8 +20,10 @@ and the stratum's term is the mean of ``z`` over ``k``: a Horvitz–Thompson est
 ``A`` and ``B`` centred on the stratum mean. It is defined even for a player that no sampled
 coalition contains, it is exact when the stratum is enumerated, and for Shapley weights the
 ``z`` of one coalition sum to 0 over the players, so the estimate is **exactly efficient**
-(Σ φ = U(N) − U(∅)) whatever was sampled. Centring on the sample mean makes it unbiased up
-to O(1/m) (the same order as the ratio estimators it replaces).
+(Σ φ = U(N) − U(∅)) whatever was sampled. Centred on the sample mean, the second term
+estimates the stratum's covariance times ``(m − 1)/m`` rather than ``(C − 1)/C``; it is
+rescaled by ``m (C − 1) / ((m − 1) C)``, which makes the estimate unbiased (and is 1 for an
+enumerated stratum).
 
 Design (one plan of distinct coalitions, a fixed ``budget`` of evaluations):
 
@@ -30,16 +32,25 @@ Design (one plan of distinct coalitions, a fixed ``budget`` of evaluations):
    has most of its variance), plus a pilot of ``pilot_size`` coalitions in every other
    stratum.
 2. Phase two: the rest of the budget goes to the strata by Neyman allocation — stratum ``s``
-   gets ``m_s ∝ σ_s · g_s``, with ``σ_s`` the pilot's standard deviation of U and
+   gets ``m_s ∝ σ_s · g_s``, with ``σ_s`` the pilot's standard deviation of U (its variance
+   shrunk toward the strata's mean variance by one pseudo-draw, so a pilot that happened to
+   show no spread does not freeze its stratum) and
    ``g_s = sqrt(p(s−1)²·n/s + p(s)²·n/(n−s) + (p(s−1) − p(s))²)`` the size factor of the
-   estimator's variance — capped at the stratum's size: a stratum whose share would cover it
-   is enumerated exactly (which is what happens to small strata such as size 2 of a
-   10-player game). Within a stratum coalitions are drawn without replacement.
+   estimator's variance — at least two coalitions beyond the pilot, and capped at the
+   stratum's size: a stratum whose share would cover it is enumerated exactly (which is what
+   happens to small strata such as size 2 of a 10-player game). Within a stratum
+   coalitions are drawn without replacement.
+3. Estimate: a sampled stratum is estimated from the coalitions drawn *after* its pilot.
+   The pilot chose how many there are; using its draws as well made the estimate lean
+   toward the pilot (measured on the shoes game: 6-10 standard errors of the mean of 100
+   runs off). Conditional on the pilot, the later draws are a uniform sample of the rest of
+   the stratum, which is itself a uniform sample of the stratum, so the estimate is
+   unbiased. An enumerated stratum uses all its coalitions.
 
-Error bars: per player, ``Var φ_i = Σ_s (1 − m_s/C(n,s)) · var_k(z_{k,i}) / m_s`` (the
-stratified-sampling variance with finite-population correction; 0 for enumerated strata).
-It treats the allocation as fixed although the pilot chose it, and ignores the O(1/m) bias
-of the centring; tests check that the errors stay within a few of these standard errors.
+Error bars: per player, ``Var φ_i = Σ_s (1 − m'_s/(C(n,s) − pilot)) · var_k(z_{k,i}) /
+m'_s`` over the ``m'_s`` draws after each pilot (the stratified-sampling variance with
+finite-population correction; 0 for enumerated strata). Tests check over 100 seeds that
+the estimates' spread matches the reported errors.
 
 Chunk protocol: the units are the plan's coalitions (``n_units = budget``, phase one first).
 A chunk returns a ``subsets`` :class:`~valuation.core.chunking.UtilityTable` of its
@@ -192,12 +203,22 @@ class StratifiedSemivalue(Valuation):
             units.extend(draws[s].take(self.pilot_size))
         return units, draws
 
+    def _pilot(self, n: int, s: int) -> int:
+        """Coalitions of stratum ``s`` in its pilot (all of it when it is that small)."""
+        return min(self.pilot_size, comb(n, s))
+
+    def _floor(self, n: int, s: int) -> int:
+        """The fewest coalitions stratum ``s`` gets: its pilot and two more to estimate from
+        (the estimate never uses the pilot, which chose the allocation), or all of it."""
+        return min(self.pilot_size + 2, comb(n, s))
+
     def minimum_budget(self, n_players: int) -> int:
-        """Evaluations of phase one: the exact strata and every pilot."""
+        """The smallest plan: the exact strata, and every other stratum's pilot and two
+        coalitions beyond it (or the whole stratum when that is no larger)."""
         self._check_params()
         n = n_players
-        pilots = sum(min(self.pilot_size, comb(n, s)) for s in _middle_sizes(n))
-        return len({m for ms in _exact_strata(n).values() for m in ms}) + pilots
+        floors = sum(self._floor(n, s) for s in _middle_sizes(n))
+        return len({m for ms in _exact_strata(n).values() for m in ms}) + floors
 
     def _total_units(self, n: int) -> int:
         least = self.minimum_budget(n)
@@ -210,8 +231,8 @@ class StratifiedSemivalue(Valuation):
             if budget < least:
                 raise ValueError(
                     f"budget={budget} is below the {least} evaluations of phase one for "
-                    f"{n} players (strata 0, 1, n−1, n and a pilot of {self.pilot_size} per "
-                    "other size); raise the budget or lower pilot_size"
+                    f"{n} players (strata 0, 1, n−1, n, and a pilot of {self.pilot_size} and "
+                    "two more coalitions per other size); raise the budget or lower pilot_size"
                 )
         return min(budget, 2**n)
 
@@ -227,14 +248,19 @@ class StratifiedSemivalue(Valuation):
         if sizes:
             p = self.size_weights(n)
             pilots = [draws[s].drawn for s in sizes]
-            floors = np.array([len(d) for d in pilots])
+            taken = np.array([len(d) for d in pilots])
+            floors = np.array([self._floor(n, s) for s in sizes])
             caps = np.array([comb(n, s) for s in sizes])
-            spreads = np.array([np.std([lookup(m) for m in d], ddof=1) for d in pilots])
-            factors = spreads * np.array([_size_factor(p, n, s) for s in sizes])
-            counts = _allocate(floors, caps, factors, total - (len(units) - floors.sum()))
-            for s, count, floor in zip(sizes, counts.tolist(), floors.tolist(), strict=True):
+            variances = np.array([np.var([lookup(m) for m in d], ddof=1) for d in pilots])
+            # Each pilot's variance shrunk toward the pooled one by one pseudo-draw: a pilot
+            # that happened to show no spread does not freeze its stratum at the floor.
+            pooled = variances.mean()
+            shrunk = ((taken - 1) * variances + pooled) / taken
+            factors = np.sqrt(shrunk) * np.array([_size_factor(p, n, s) for s in sizes])
+            counts = _allocate(floors, caps, factors, total - (len(units) - taken.sum()))
+            for s, count, pilot in zip(sizes, counts.tolist(), taken.tolist(), strict=True):
                 strata[s] = draws[s].take(count)
-                units.extend(strata[s][floor:])
+                units.extend(strata[s][pilot:])
         return units, strata
 
     # --- estimation ---------------------------------------------------------------------
@@ -248,18 +274,29 @@ class StratifiedSemivalue(Valuation):
         values = np.full(n, p[n - 1] * full - p[0] * empty)
         variances = np.zeros(n)
         for s in range(1, n):
+            size = comb(n, s)
             masks = strata[s]
-            utilities = np.array([lookup(m) for m in masks])
+            # A sampled stratum is estimated from the draws after its pilot: the pilot chose
+            # how many there are, so using it too would bias the estimate.
+            left = size
+            if len(masks) < size:
+                pilot = self._pilot(n, s)
+                masks, left = masks[pilot:], size - pilot
+            m = len(masks)
+            utilities = np.array([lookup(mask) for mask in masks])
             inside = _membership(masks, n)
             a, b = p[s - 1], p[s]
-            z = (a - b) * utilities[:, None] + (utilities - utilities.mean())[:, None] * np.where(
+            # Centred on the sample mean, the mean of (U − Ū)·x estimates the stratum's
+            # covariance times (m − 1)/m instead of (C − 1)/C: rescaled, it is unbiased
+            # (and unchanged when the stratum is enumerated).
+            unbias = m * (size - 1) / ((m - 1) * size) if m > 1 else 1.0
+            centred = unbias * (utilities - utilities.mean())
+            z = (a - b) * utilities[:, None] + centred[:, None] * np.where(
                 inside, a * n / s, -b * n / (n - s)
             )
             values += z.mean(axis=0)
-            size = comb(n, s)
-            if len(masks) < size:
-                fpc = 1.0 - len(masks) / size
-                variances += fpc * z.var(axis=0, ddof=1) / len(masks)
+            if m < left:
+                variances += (1.0 - m / left) * z.var(axis=0, ddof=1) / m
         counts = np.full(n, n_units)
         return ValuationResult(
             values,
