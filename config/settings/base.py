@@ -220,6 +220,10 @@ DATAFAIR_VALUATION = {
     "basis_fits": env_int("DATAFAIR_BASIS_FITS", 9216),
     "row_units_per_chunk": env_int("DATAFAIR_ROW_UNITS_PER_CHUNK", 4),
 }
+# Valuation jobs draw a fresh seed each unless one is pinned here (the test suite and its
+# live stacks pin one, so that a market gives the same values on every run).
+if env_str("DATAFAIR_VALUATION_SEED"):
+    DATAFAIR_VALUATION["seed"] = env_int("DATAFAIR_VALUATION_SEED", 0)
 
 # Bags of Data-OOB, the costliest of the three row detectors that screening and insights
 # run (their consensus with KNN-Shapley and LAVA); its cost is linear in them.

@@ -105,6 +105,8 @@ def live_stack(
             # precision, and its small markets cannot measure at that budget.
             DATAFAIR_BASIS_FITS=os.environ.get("DATAFAIR_BASIS_FITS", "512"),
             DATAFAIR_PAID_FDR=os.environ.get("DATAFAIR_PAID_FDR", "1"),
+            # The suite's seed, so that a live market gives the same values on every run.
+            DATAFAIR_VALUATION_SEED=os.environ.get("DATAFAIR_VALUATION_SEED", "20261203"),
         )
         stack = Stack(
             url=f"http://127.0.0.1:{port}",
