@@ -190,10 +190,13 @@ def _parquet_shape(data: bytes, name: str) -> tuple[int, int]:
     import pyarrow.parquet as pq
 
     try:
-        metadata = pq.ParquetFile(io.BytesIO(data)).metadata
+        parquet = pq.ParquetFile(io.BytesIO(data))
+        pandas = parquet.schema_arrow.pandas_metadata or {}
     except Exception as exc:  # pyarrow raises several types for a corrupt file
         raise TableError(f"{name} is not a readable Parquet file ({exc})") from None
-    return metadata.num_rows, metadata.num_columns
+    # A stored pandas index is a column of the file but not of the table.
+    index = [c for c in pandas.get("index_columns", []) if isinstance(c, str)]
+    return parquet.metadata.num_rows, parquet.metadata.num_columns - len(index)
 
 
 def _read_bytes(source, name: str | None) -> tuple[bytes, str]:
