@@ -139,8 +139,8 @@ def _split_groups(attacker: np.ndarray, k: int) -> np.ndarray:
 
 
 def _split_market(name: str, seed: int, worthless: bool):
-    """(train rows' features, labels, validation Dataset, model, metric, task, honest count,
-    attacker count). ``worthless`` gives the attacker's rows random features (same spread,
+    """(train rows' features, labels, validation Dataset, model, metric, task, honest
+    count). ``worthless`` gives the attacker's rows random features (same spread,
     real labels): data that only hurts, cut into pieces that sampling noise may favour."""
     X, y, honest, attacker, valid_rows, model_name, task = _split_case(name)
     features = np.concatenate([X[honest], X[attacker]])
@@ -159,13 +159,16 @@ def _cut(n_honest: int, n_attacker: int, k: int) -> np.ndarray:
     )
 
 
-def _row_basis(features, labels, groups, valid, model, metric, task, budget, seed, cache=None):
+def _row_basis(
+    features, labels, groups, valid, model, metric, task, budget, seed, cache=None, copies=True
+):
+    """The market's payout basis (its metric, floor and copy rule) on these rows."""
     scorer, floor = payout_basis(metric, task)
     basis = RowShapley(
         model=model,
         scorer=scorer,
         floor=floor,
-        copies=True,
+        copies=copies,
         random_state=seed,
         budget=budget,
         cache=cache,
@@ -353,16 +356,11 @@ def copies_section(budget: int, seed: int) -> str:
         Xs = np.concatenate([p[0] for p in parts.values()])
         ys = np.concatenate([p[1] for p in parts.values()])
         groups = np.concatenate([np.full(len(p[1]), k, dtype=object) for k, p in parts.items()])
-        scorer, floor = payout_basis("accuracy", "classification")
-        est = RowShapley(
-            model=model,
-            scorer=scorer,
-            floor=floor,
-            random_state=seed,
-            budget=budget,
-            copies=copies,
+        task = "classification"
+        fitted = _row_basis(
+            Xs, ys, groups, valid, model, "accuracy", task, budget, seed, copies=copies
         )
-        return _contributions(est.fit(Dataset(Xs, ys, groups=groups), valid).result_)
+        return _contributions(fitted.result_)
 
     base_parts = {"H": (X[honest], y[honest]), "A": (X[own], y[own])}
     # Without the copied rows: paid when positive, and at the market's bar.

@@ -43,6 +43,7 @@ from sklearn.base import BaseEstimator
 
 from valuation.core.dataset import Dataset
 from valuation.core.methods.consensus import Consensus, Detector
+from valuation.core.tabular import row_hashes as table_row_hashes
 
 #: A row is a near duplicate within this fraction of its dataset's typical row spacing.
 NEAR_DUPLICATE_RADIUS = 0.25
@@ -53,15 +54,16 @@ _BLOCK = 2048
 
 
 def row_hashes(X: np.ndarray) -> np.ndarray:
-    """A 64-bit fingerprint per row of float64 features (−0.0 and 0.0 hash alike), computed
-    column by column in numpy (pandas' hash), so hashing a million rows takes a fraction
-    of a second and rows are compared as integers."""
+    """A 64-bit fingerprint per row of float64 features (−0.0 and 0.0 hash alike): the
+    uploads' :func:`~valuation.core.tabular.row_hashes` of the matrix, vectorised, so rows
+    are compared as integers."""
     import pandas as pd
 
     X = np.asarray(X, dtype=np.float64) + 0.0
     if X.ndim != 2:
         raise ValueError(f"row_hashes needs a 2-d array, got {X.ndim} dimensions")
-    return pd.util.hash_pandas_object(pd.DataFrame(X), index=False).to_numpy(dtype=np.uint64)
+    # Columns named 0 … d−1, which tabular's sort by name keeps in position order.
+    return table_row_hashes(pd.DataFrame(X))
 
 
 def nearest_distances(
