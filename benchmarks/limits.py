@@ -12,11 +12,19 @@ twice, by two providers, into one scratch database: the first upload stores its 
 hashes, the second finds them all (an exact copy, held at upload), so the overlap query
 then runs against a market that holds the file's rows. Each upload runs in a fresh process
 (peak RSS is that process's), on PostgreSQL (127.0.0.1:5432) and on the embedded SQLite file.
+
+**screening** — ``dataset_screen`` of the 480,000-row upload against six compatible
+100,000-row datasets, in a fresh process.
+
+**workers** — a buyer's task on a market of 12 providers × 2,000 rows, valued by one and
+then by two ``celery worker`` processes (Redis, PostgreSQL): seconds from the first chunk
+to the last job, the speed-up, and the insights the workers compute after the quote.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -257,15 +265,216 @@ def screening_section(_: argparse.Namespace) -> str:
 #: The market the screening part screens against: compatible datasets of other providers.
 MARKET_DATASETS, MARKET_ROWS = 6, 100_000
 
+#: The scale-out task: providers × rows each, validation rows, worker processes to compare.
+SCALE_PROVIDERS, SCALE_ROWS, SCALE_VALID = 12, 2_000, 500
+SCALE_WORKERS = (1, 2)
+SCALE_SEED = "20261206"
+
+
+def task_child(valid_csv: str) -> dict:
+    """Submit the buyer's task in this process (logistic regression, accuracy, every listed
+    dataset a candidate); its jobs wait in the queue for workers."""
+    import django
+
+    django.setup()
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from marketplace.services.accounts import user_register
+    from marketplace.services.tasks import task_jobs, task_submit
+    from marketplace.services.wallet import wallet_deposit
+
+    buyer = user_register(username="buyer", password="a-long-bench-password", roles=["consumer"])
+    wallet_deposit(user=buyer, amount_cents=100_000)
+    task = task_submit(
+        consumer=buyer,
+        validation_file=SimpleUploadedFile("valid.csv", Path(valid_csv).read_bytes()),
+        label_column="y",
+        metric="accuracy",
+        model="logistic_regression",
+        budget_cents=100_000,
+        value_per_point_cents=1_000,
+    )
+    return {"task": task.pk, "jobs": [job.pk for job in task_jobs(task)]}
+
+
+def jobs_child(job_ids: list[int]) -> dict:
+    """Where the task's jobs are: finished or not, seconds from the first chunk started to
+    the last job finished, chunks, and the evaluations they counted."""
+    import django
+
+    django.setup()
+    from valuation.models import ValuationJob
+
+    jobs = list(ValuationJob.objects.filter(pk__in=job_ids))
+    done = all(job.status in ValuationJob.FINISHED for job in jobs)
+    seconds = None
+    if done:
+        seconds = (
+            max(job.finished_at for job in jobs) - min(job.started_at for job in jobs)
+        ).total_seconds()
+    return {
+        "done": done,
+        "statuses": [job.status for job in jobs],
+        "seconds": seconds,
+        "methods": [job.method for job in jobs],
+        "chunks": sum(job.chunks.count() for job in jobs),
+        "evaluations": sum(job.n_utility_evaluations for job in jobs),
+        "values": [job.result["values"] if job.result else None for job in jobs],
+        "chunk_seconds": [
+            (chunk.finished_at - chunk.started_at).total_seconds()
+            for job in jobs
+            for chunk in job.chunks.order_by("started_at")
+            if chunk.finished_at and chunk.started_at
+        ],
+    }
+
+
+def _group_peak_rss_mib(pgid: int) -> float:
+    """The largest peak RSS (VmHWM) among the live processes of process group ``pgid``."""
+    peak = 0.0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            if os.getpgid(int(status.parent.name)) != pgid:
+                continue
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]) / 1024)
+        except (OSError, ValueError):
+            continue
+    return peak
+
+
+def _scale_run(n_workers: int, files: list[Path], valid: Path, tmp_path: Path) -> dict:
+    """One market on a fresh database, its task valued by ``n_workers`` worker processes."""
+    import time as clock
+    import uuid
+
+    from tests.support.services import redis_url, running, scratch_postgres_database
+    from tests.support.stack import worker_command
+
+    queue = f"bench-{uuid.uuid4().hex[:8]}"
+    var_dir = tmp_path / f"var{n_workers}"
+    with scratch_postgres_database() as url:
+        env = {
+            **_child_env(url, var_dir),
+            "REDIS_URL": redis_url(),
+            "CELERY_QUEUE": queue,
+            "DATAFAIR_VALUATION_SEED": SCALE_SEED,
+            # One core per worker process: BLAS threads would compete with the other worker.
+            "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+        }
+        _run(["manage.py", "migrate", "--noinput", "-v", "0"], env)
+        for i, csv in enumerate(files):
+            _run(["-m", "benchmarks.limits", "--child", str(csv), f"provider-{i}"], env)
+        code = "from marketplace.models import Dataset; Dataset.objects.update(status='published')"
+        _run(["manage.py", "shell", "-c", code], env)
+        submitted = json.loads(
+            _run(["-m", "benchmarks.limits", "--task", str(valid)], env).strip().splitlines()[-1]
+        )
+        jobs = ",".join(map(str, submitted["jobs"]))
+        with contextlib.ExitStack() as stack:
+            workers = []
+            for k in range(n_workers):
+                command = worker_command(queue, concurrency=1)
+                command[command.index("--hostname") + 1] = f"w{k}-{queue}@%h"
+                log = tmp_path / f"worker{n_workers}-{k}.log"
+                workers.append(stack.enter_context(running(command, env, log)))
+            peak = 0.0
+            while (insights := _insights(url, submitted["task"])) is None:
+                peak = max([peak, *(_group_peak_rss_mib(w.pid) for w in workers)])
+                clock.sleep(1)
+            peak = max([peak, *(_group_peak_rss_mib(w.pid) for w in workers)])
+        state = json.loads(
+            _run(["-m", "benchmarks.limits", "--jobs", jobs], env).strip().splitlines()[-1]
+        )
+        return {**state, **insights, "peak_rss_mib": peak}
+
+
+def _insights(database_url: str, task_id: int) -> dict | None:
+    """The task's insights once a worker has finished them (after its jobs and quote): their
+    status and seconds from scheduled to stored; None before. One query from this process
+    (a Django child per poll would take a core's worth of the workers' time)."""
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        found = conn.execute(
+            "SELECT status, EXTRACT(EPOCH FROM updated_at - created_at) "
+            "FROM marketplace_taskinsight WHERE task_id = %s AND status <> 'pending'",
+            (task_id,),
+        ).fetchone()
+    return None if found is None else {"insights": found[0], "insights_seconds": float(found[1])}
+
+
+def scale_section(_: argparse.Namespace) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        files = [
+            make_csv(tmp_path / f"p{i}.csv", SCALE_ROWS, 7, 3, seed=100 + i)
+            for i in range(SCALE_PROVIDERS)
+        ]
+        valid = make_csv(tmp_path / "valid.csv", SCALE_VALID, 7, 3, seed=99)
+        runs = {n: _scale_run(n, files, valid, tmp_path) for n in SCALE_WORKERS}
+    one = runs[SCALE_WORKERS[0]]["seconds"]
+    rows = [
+        [
+            str(n),
+            " + ".join(run["methods"]),
+            ", ".join(run["statuses"]),
+            str(run["chunks"]),
+            f"{run['evaluations']:,}",
+            f"{run['seconds']:.1f}",
+            f"{one / run['seconds']:.2f}×",
+            f"{np.mean(run['chunk_seconds']):.2f}",
+            f"{run['insights_seconds']:.1f} ({run['insights']})",
+            f"{run['insights_seconds'] / run['seconds']:.2f}",
+            f"{run['peak_rss_mib']:,.0f}",
+            "yes" if run["values"] == runs[SCALE_WORKERS[0]]["values"] else "no",
+        ]
+        for n, run in runs.items()
+    ]
+    header = [
+        "worker processes",
+        "jobs",
+        "status",
+        "chunks",
+        "utility evaluations counted",
+        "s, first chunk started → last job finished",
+        "speed-up",
+        "s per chunk (mean)",
+        "insights after the quote, s",
+        "insights / valuation",
+        "largest worker peak RSS (MiB)",
+        "same values as 1 worker",
+    ]
+    return (
+        "### Scaling a task out over workers\n\n"
+        f"A market of {SCALE_PROVIDERS} providers × {SCALE_ROWS:,} rows (one classification "
+        f"problem, 7 features) and a buyer's task on {SCALE_VALID} validation rows (logistic "
+        "regression, accuracy), submitted through the service; then `celery worker` processes "
+        "(concurrency 1 each, one BLAS thread) on Redis and PostgreSQL value it, quote it and "
+        "compute its insights. Same data and seed "
+        f"({SCALE_SEED}) in every run. Insights are timed from being scheduled (with the quote) to "
+        "being stored.\n\n" + table(header, rows)
+    )
+
+
 PARTS: dict[str, Callable[[argparse.Namespace], str]] = {
     "upload": upload_section,
     "screening": screening_section,
+    "workers": scale_section,
 }
 
 
 def main() -> None:
     if sys.argv[1:2] == ["--child"]:
         print(json.dumps(upload_child(sys.argv[2], sys.argv[3])))
+        return
+    if sys.argv[1:2] == ["--task"]:
+        print(json.dumps(task_child(sys.argv[2])))
+        return
+    if sys.argv[1:2] == ["--jobs"]:
+        print(json.dumps(jobs_child([int(i) for i in sys.argv[2].split(",")])))
         return
     if sys.argv[1:2] == ["--screen"]:
         print(json.dumps(screen_child(int(sys.argv[2]))))
