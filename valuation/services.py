@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from valuation.core.chunking import chunk_ranges, partial_from_dict
@@ -154,7 +154,8 @@ def chunk_run(*, chunk_id: int) -> None:
     try:
         key = json.dumps([job.spec, job.method, job.seed], sort_keys=True)
         data = cached_job_data(job.pk, json.dumps(job.spec, sort_keys=True))
-        estimator = build_estimator(job.method, job.spec, job.seed, cache=_job_cache(job.pk, key))
+        cache = _ChunkCache(_job_cache(job.pk, key))
+        estimator = build_estimator(job.method, job.spec, job.seed, cache=cache)
         partial = estimator.fit_chunk(
             data.train, data.valid, baseline=data.baseline, start=chunk.start, stop=chunk.stop
         )
@@ -172,7 +173,7 @@ def chunk_run(*, chunk_id: int) -> None:
         chunk.stop,
         time.monotonic() - started,
     )
-    finished = _store(chunk, partial.to_dict(), estimator.n_utility_evaluations_)
+    finished = _store(chunk, partial.to_dict(), cache.evaluations)
     if finished is not None:
         _announce(finished)
 
@@ -183,6 +184,23 @@ def _job_cache(job_id: int, key: str) -> InMemoryCache:
     share evaluations, e.g. the pilot coalitions of stratified sampling). ``key`` (spec,
     method, seed) guards against a reused id."""
     return InMemoryCache()
+
+
+class _ChunkCache:
+    """The job's cache as one chunk uses it, counting what the chunk adds to it: the
+    utility evaluations (model fits) it really made. The estimator's own count is of the
+    coalitions it needed, some of which an earlier chunk on this process had fitted."""
+
+    def __init__(self, shared: InMemoryCache) -> None:
+        self.shared = shared
+        self.evaluations = 0
+
+    def get(self, key: int) -> float | None:
+        return self.shared.get(key)
+
+    def set(self, key: int, value: float) -> None:
+        self.evaluations += 1
+        self.shared.set(key, value)
 
 
 def _is_transient(exc: Exception) -> bool:
@@ -218,16 +236,19 @@ def _store(chunk: ValuationChunk, partial: dict, n_evaluations: int) -> Valuatio
         fresh.n_utility_evaluations = n_evaluations
         fresh.finished_at = timezone.now()
         fresh.save(update_fields=["status", "partial", "n_utility_evaluations", "finished_at"])
-        done = list(job.chunks.filter(status=ValuationChunk.Status.DONE).order_by("index"))
-        job.units_done = sum(c.stop - c.start for c in done)
-        job.n_utility_evaluations = sum(c.n_utility_evaluations for c in done)
+        done = job.chunks.filter(status=ValuationChunk.Status.DONE)
+        totals = done.aggregate(
+            units=Sum(F("stop") - F("start")), evaluations=Sum("n_utility_evaluations")
+        )
+        job.units_done = totals["units"]
+        job.n_utility_evaluations = totals["evaluations"]
         all_done = not job.chunks.exclude(status=ValuationChunk.Status.DONE).exists()
-        merged = sum(partial_from_dict(c.partial) for c in done)
         estimator = build_estimator(job.method, job.spec, job.seed)
         if job.method in PLANNED_METHODS:
             job.progress = job.units_done / job.units_planned
             complete = all_done
         else:
+            merged = _merged(job)
             state = RunState(
                 result=merged, n_samples=job.units_done, n_evaluations=job.n_utility_evaluations
             )
@@ -241,6 +262,7 @@ def _store(chunk: ValuationChunk, partial: dict, n_evaluations: int) -> Valuatio
         job.eta_seconds = elapsed * (1 - job.progress) / job.progress if job.progress else None
         fields = ["units_done", "n_utility_evaluations", "progress", "eta_seconds"]
         if complete:
+            merged = _merged(job) if job.method in PLANNED_METHODS else merged
             result = estimator.reduce(merged)
             job.result = result.to_dict()
             if job.method == "exact":
@@ -252,6 +274,22 @@ def _store(chunk: ValuationChunk, partial: dict, n_evaluations: int) -> Valuatio
             fields += ["result", "utilities", "status", "finished_at"]
         job.save(update_fields=fields)
     return job if complete else None
+
+
+def _merged(job: ValuationJob):
+    """The job's done partials merged in chunk order (so the sum, and its last bits, do not
+    depend on which chunk finished first), read one at a time: a row-level partial of a
+    million rows is tens of MB, and holding them all would grow with the job."""
+    partials = (
+        job.chunks.filter(status=ValuationChunk.Status.DONE)
+        .order_by("index")
+        .values_list("partial", flat=True)
+    )
+    merged = None
+    for data in partials.iterator(chunk_size=1):
+        partial = partial_from_dict(data)
+        merged = partial if merged is None else merged + partial
+    return merged
 
 
 def chunks_stale(*, running_after: float, pending_after: float) -> list[ValuationChunk]:

@@ -141,3 +141,35 @@ def test_many_providers_are_valued_by_stratified_sampling_in_chunks():
     )
     assert job.result["values"] == pytest.approx(list(direct.values), abs=1e-12)
     assert sum(job.result["values"]) == pytest.approx(direct.total_gain, abs=1e-9)
+
+
+def test_a_row_job_merges_its_chunks_in_chunk_order_whichever_finishes_first(monkeypatch):
+    from valuation.core.utility import ModelGame
+    from valuation.methods import ROW_METHOD
+
+    spec = cancer_spec(n_players=3, rows=30, row_units_per_chunk=1)
+    for player in spec["players"]:
+        player["rows"] = 30
+    per_unit = build_estimator(ROW_METHOD, spec, 5).fits_per_unit(90)
+    spec["basis_fits"] = 4 * per_unit
+    evaluations = []
+    evaluate = ModelGame._evaluate
+    monkeypatch.setattr(
+        ModelGame,
+        "_evaluate",
+        lambda game, players: evaluations.append(1) or evaluate(game, players),
+    )
+    in_order = run_job(job_create(spec=spec, method=ROW_METHOD, seed=5))
+    made = len(evaluations)
+    reverse = job_create(spec=spec, method=ROW_METHOD, seed=5)
+    for chunk in reverse.chunks.order_by("-index"):
+        chunk_run(chunk_id=chunk.pk)
+    reverse.refresh_from_db()
+    assert in_order.status == reverse.status == "succeeded"
+    assert reverse.chunks.count() == 4 and reverse.units_done == 4
+    # Bit for bit: the merge does not follow the order the chunks finished in.
+    assert reverse.result == in_order.result
+    # The count shown is the evaluations made: chunks on one process share their fits (the
+    # small strata of 90 rows repeat coalitions), and the job counts each once.
+    assert in_order.n_utility_evaluations == made <= 4 * per_unit + 2
+    assert reverse.n_utility_evaluations == len(evaluations) - made == made

@@ -8,6 +8,7 @@ from valuation.core import (
     InMemoryCache,
     RunUtility,
     UtilityCache,
+    coalition_key,
     coalition_mask,
     mask_players,
 )
@@ -69,6 +70,24 @@ def test_run_utility_counts_distinct_coalitions_whatever_the_cache():
     for mask in [0, 3, 3, 5, 0, 7]:
         run(mask)
     assert run.n_evaluations == 4 and run.game.n_evaluations == 0
+
+
+def test_wide_coalitions_are_cached_under_a_bounded_key():
+    n = 1000
+    cache = DictCache()
+    game = SquareOfSum(n, cache=cache)
+    rng = np.random.default_rng(1)
+    coalitions = [tuple(sorted(rng.choice(n, 400, replace=False).tolist())) for _ in range(20)]
+    values = [game.utility(c) for c in coalitions]
+    assert values == [float(sum(c) ** 2) for c in coalitions]
+    assert game.n_evaluations == 20 and len(cache.store) == 20
+    # 1000-bit masks are kept under 129-bit keys, found again, and apart from narrow masks.
+    assert all(2**128 <= key < 2**129 for key in cache.store)
+    assert game.utility(coalitions[3]) == values[3] and game.n_evaluations == 20
+    assert [coalition_key(m) for m in (0, 0b1011, 2**128 - 1)] == [0, 0b1011, 2**128 - 1]
+    assert coalition_key(2**128) >= 2**128 and coalition_key(2**128) != coalition_key(2**129)
+    run = RunUtility(game)
+    assert run(coalition_mask(coalitions[0])) == values[0] and run.n_evaluations == 1
 
 
 def test_invalid_games_and_coalitions_are_refused():

@@ -19,6 +19,7 @@ from valuation.core.game import (
     InMemoryCache,
     RunUtility,
     UtilityCache,
+    coalition_key,
     coalition_mask,
     mask_players,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "UtilityTable",
     "ValuationResult",
     "chunk_ranges",
+    "coalition_key",
     "coalition_mask",
     "fit_chunked",
     "get_scorer",

@@ -1,8 +1,11 @@
 """Cooperative games: players, a utility over coalitions, a cache and an evaluation count.
 
 A coalition is a set of player indices. Callers may pass it as a sorted tuple, a frozenset
-or any iterable of ints; internally it is keyed by its bit mask (``sum(1 << i)``), an int
-that is cheap to build one player at a time and stays small even for thousands of players.
+or any iterable of ints; internally it is named by its bit mask (``sum(1 << i)``), an int
+that is cheap to build one player at a time. Caches key it by :func:`coalition_key`: the
+mask itself for games of up to 128 players, a 128-bit digest of it beyond (the mask of a
+game whose players are a million rows is 122 KiB; kept for every coalition of a job it
+would be gigabytes).
 
 Two layers of memory keep a run from paying twice for a coalition:
 
@@ -16,6 +19,7 @@ Two layers of memory keep a run from paying twice for a coalition:
 from __future__ import annotations
 
 import abc
+import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -28,6 +32,20 @@ def coalition_mask(players: Iterable[int]) -> int:
     for player in players:
         mask |= 1 << int(player)
     return mask
+
+
+#: Masks below this are their own cache key; wider ones are keyed by a digest.
+_KEY_LIMIT = 1 << 128
+
+
+def coalition_key(mask: int) -> int:
+    """The key caches keep coalition ``mask`` under: the mask when it is below ``2**128``,
+    otherwise ``2**128 +`` its 128-bit BLAKE2b digest (so the two kinds never meet; two
+    wide masks share a key with probability about ``2**-128``)."""
+    if mask < _KEY_LIMIT:
+        return mask
+    raw = mask.to_bytes((mask.bit_length() + 7) // 8, "little")
+    return _KEY_LIMIT + int.from_bytes(hashlib.blake2b(raw, digest_size=16).digest(), "little")
 
 
 def mask_players(mask: int) -> tuple[int, ...]:
@@ -44,7 +62,7 @@ def mask_players(mask: int) -> tuple[int, ...]:
 
 @runtime_checkable
 class UtilityCache(Protocol):
-    """Where a game keeps utilities it has already computed, keyed by coalition bit mask.
+    """Where a game keeps utilities it has already computed, keyed by :func:`coalition_key`.
 
     An implementation may be shared between processes (Redis) and may evict entries; it
     must only ever return a value previously ``set`` for the same key of the same game, so
@@ -139,12 +157,13 @@ class Game(abc.ABC):
         """
         if not 0 <= mask <= self.grand_mask:
             raise ValueError(f"coalition mask {mask} is outside a {self.n_players}-player game")
-        cached = self.cache.get(mask)
+        key = coalition_key(mask)
+        cached = self.cache.get(key)
         if cached is not None:
             return cached
         value = float(self._evaluate(mask_players(mask) if players is None else players))
         self.n_evaluations += 1
-        self.cache.set(mask, value)
+        self.cache.set(key, value)
         return value
 
     @abc.abstractmethod
@@ -181,8 +200,9 @@ class RunUtility:
 
     def __call__(self, mask: int, players: tuple[int, ...] | None = None) -> float:
         """Utility of coalition ``mask`` (see :meth:`Game.utility_of_mask`)."""
-        value = self._values.get(mask)
+        key = coalition_key(mask)
+        value = self._values.get(key)
         if value is None:
             value = self.game.utility_of_mask(mask, players)
-            self._values[mask] = value
+            self._values[key] = value
         return value
