@@ -166,12 +166,36 @@ def test_nearest_rows_tiled_on_both_sides_match_brute_force(sizes, block, seed):
         assert distance[i] == pytest.approx(np.sqrt(full[i].min()), abs=1e-9)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.tuples(st.integers(1, 23), st.integers(1, 40), st.integers(1, 3)),
+    within=st.one_of(st.none(), st.floats(0.0, 3.0)),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_nearest_rows_by_tree_match_brute_force_ties_and_bound_included(sizes, within, seed):
+    n_q, n_x, d = sizes
+    rng = np.random.default_rng(seed)
+    # Small integers: repeated rows and distinct rows equally near, both to the lower index.
+    Q = rng.integers(-2, 3, (n_q, d)).astype(float)
+    X = rng.integers(-2, 3, (n_x, d)).astype(float)
+    distance, index = nearest_rows(Q, X, within=within)
+    full = np.sqrt(cdist(Q, X, "sqeuclidean"))
+    for i in range(n_q):
+        best = full[i].min()
+        if within is not None and best > within * (1 + 1e-9):
+            assert index[i] == -1 and distance[i] == np.inf
+            continue
+        assert index[i] == int(np.argmin(full[i]))
+        assert distance[i] == pytest.approx(best, abs=1e-9)
+
+
 def test_nearest_rows_memory_is_bounded_by_the_block_not_the_data():
     rng = np.random.default_rng(0)
     Q, X = rng.normal(size=(2_100, 4)), rng.normal(size=(40_000, 4))
     tracemalloc.start()
     try:
-        nearest_rows(Q, X)
+        with mock.patch.object(detection, "TREE_MAX_FEATURES", 0):  # the blocks, not the tree
+            nearest_rows(Q, X)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

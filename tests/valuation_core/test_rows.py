@@ -284,6 +284,29 @@ def test_copies_of_an_earlier_owners_rows_earn_their_copier_nothing():
     assert credited.result_.values.sum() == pytest.approx(plain.result_.total_gain, abs=1e-9)
 
 
+def test_chunks_on_one_training_set_find_its_copies_once(monkeypatch):
+    from valuation.core.methods import rows
+
+    X, y, Xv, yv = cancer(30, seed=3)
+    owners = np.array(["a"] * 15 + ["b"] * 15)
+    calls = []
+    attribution = rows.copy_attribution
+    monkeypatch.setattr(
+        rows, "copy_attribution", lambda *args: calls.append(1) or attribution(*args)
+    )
+    est = RowShapley(model=GaussianNB(), scorer="neg_brier", random_state=2, copies=True)
+    train, valid = Dataset(X, y, groups=owners), Dataset(Xv, yv)
+    first = est.fit_chunk(train, valid, start=0, stop=1)
+    second = est.fit_chunk(train, valid, start=1, stop=2)
+    assert len(calls) == 1  # the second chunk reused what the first derived from the rows
+    est.fit_chunk(train, Dataset(Xv[:30], yv[:30]), start=0, stop=1)
+    est.fit_chunk(Dataset(X, y, groups=owners), valid, start=0, stop=1)
+    assert len(calls) == 3  # another reference set, another training set: computed anew
+    merged = est.reduce(first + second)
+    fresh = fit_chunked(est, Dataset(X, y, groups=owners), valid, chunks=[(0, 2)])
+    np.testing.assert_allclose(merged.values, fresh.values, atol=1e-12)
+
+
 def test_copy_attribution_follows_precedence_labels_and_chains():
     from valuation.core.detection import copy_attribution
 

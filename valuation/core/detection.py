@@ -52,6 +52,12 @@ NEAR_DUPLICATE_RADIUS = 0.25
 #: the working memory of a similarity does not grow with the data.
 _BLOCK = 2048
 
+#: Nearest rows are found with a k-d tree up to this many features (beyond, a tree prunes
+#: little and the blocks of distances are faster).
+TREE_MAX_FEATURES = 16
+#: Relative difference within which two distances from a query count as a tie.
+_TIE = 1e-9
+
 
 def row_hashes(X: np.ndarray) -> np.ndarray:
     """A 64-bit fingerprint per row of float64 features (−0.0 and 0.0 hash alike): the
@@ -67,25 +73,41 @@ def row_hashes(X: np.ndarray) -> np.ndarray:
 
 
 def nearest_distances(
-    Q: np.ndarray, X: np.ndarray, *, skip: np.ndarray | None = None
+    Q: np.ndarray,
+    X: np.ndarray,
+    *,
+    skip: np.ndarray | None = None,
+    within: float | None = None,
 ) -> np.ndarray:
-    """Euclidean distance from each row of ``Q`` to its nearest row of ``X`` (blockwise).
+    """Euclidean distance from each row of ``Q`` to its nearest row of ``X``.
 
     ``skip[i]`` is a row of ``X`` that query ``i`` may not use (itself, when the queries are
-    rows of ``X``); a query with no other row gets inf.
+    rows of ``X``); a query with no other row gets inf. With ``within``, a query whose
+    nearest row is farther than that may get inf instead of the distance (which is all a
+    caller comparing distances with ``within`` needs, and much faster to find).
     """
-    return nearest_rows(Q, X, skip=skip)[0]
+    return nearest_rows(Q, X, skip=skip, within=within)[0]
 
 
 def nearest_rows(
-    Q: np.ndarray, X: np.ndarray, *, skip: np.ndarray | None = None
+    Q: np.ndarray,
+    X: np.ndarray,
+    *,
+    skip: np.ndarray | None = None,
+    within: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`nearest_distances` and the index in ``X`` of each query's nearest row (ties
-    to the lower index; -1 when there is none).
+    """:func:`nearest_distances` and the index in ``X`` of each query's nearest row (-1 when
+    there is none, or none within ``within``). Ties go to the lower index.
 
-    Both sides are cut into blocks of :data:`_BLOCK` rows and a running minimum is kept per
-    query, so memory is bounded by the block, not by ``len(Q) × len(X)``.
+    With at most :data:`TREE_MAX_FEATURES` features and no ``skip``, a k-d tree over the
+    distinct rows of ``X`` answers; with ``within`` it prunes everything farther, so a
+    million rows against half a million take seconds, where comparing every pair takes a
+    quarter of an hour. Otherwise both sides are cut into blocks of :data:`_BLOCK` rows and
+    a running minimum is kept per query, so memory is bounded by the block, not by
+    ``len(Q) × len(X)``.
     """
+    if skip is None and 0 < X.shape[1] <= TREE_MAX_FEATURES and X.shape[0] > 0:
+        return _nearest_by_tree(Q, X, within)
     squared = np.einsum("ij,ij->i", X, X)
     distance, index = np.empty(Q.shape[0]), np.full(Q.shape[0], -1, dtype=np.int64)
     for start in range(0, Q.shape[0], _BLOCK):
@@ -109,6 +131,27 @@ def nearest_rows(
         distance[start : start + block.shape[0]] = np.sqrt(np.maximum(best, 0.0))
         index[start : start + block.shape[0]] = where
     return distance, index
+
+
+def _nearest_by_tree(
+    Q: np.ndarray, X: np.ndarray, within: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    from scipy.spatial import cKDTree
+
+    # Repeated rows of X are one point of the tree, named by their first (lowest) index.
+    distinct, first = np.unique(X, axis=0, return_index=True)
+    tree = cKDTree(distinct)
+    bound = np.inf if within is None else float(within) * (1 + _TIE) + 1e-12
+    distance, nearest = tree.query(Q, k=2, distance_upper_bound=bound)
+    distance, second, nearest = distance[:, 0], distance[:, 1], nearest[:, 0]
+    found = np.isfinite(distance)
+    index = np.full(Q.shape[0], -1, dtype=np.int64)
+    index[found] = first[nearest[found]]
+    # Distinct rows as near as each other (a grid of discrete values): the lowest index.
+    for q in np.flatnonzero(found & (second <= distance * (1 + _TIE))):
+        tied = tree.query_ball_point(Q[q], distance[q] * (1 + _TIE))
+        index[q] = first[tied].min()
+    return np.asarray(distance, dtype=np.float64), index
 
 
 def near_duplicate_rows(
@@ -149,8 +192,8 @@ def near_duplicate_rows(
         spacing_b = spacing_a
     in_b = np.isin(row_hashes(A[ask_a]), row_hashes(B))
     in_a = np.isin(row_hashes(B[ask_b]), row_hashes(A))
-    in_b |= nearest_distances(A[ask_a], B) <= radius * spacing_a
-    in_a |= nearest_distances(B[ask_b], A) <= radius * spacing_b
+    in_b |= nearest_distances(A[ask_a], B, within=radius * spacing_a) <= radius * spacing_a
+    in_a |= nearest_distances(B[ask_b], A, within=radius * spacing_b) <= radius * spacing_b
     return in_b, in_a
 
 
@@ -290,7 +333,7 @@ def copy_attribution(
         for label in np.unique(y[mine]):
             asking = mine[y[mine] == label]
             earlier = np.flatnonzero((source < current) & (y == label))
-            distance, nearest = nearest_rows(Z[asking], Z[earlier])
+            distance, nearest = nearest_rows(Z[asking], Z[earlier], within=reach)
             copies = (nearest >= 0) & (distance <= reach)
             target[asking[copies]] = earlier[nearest[copies]]
     while not np.array_equal(target[target], target):
