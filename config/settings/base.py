@@ -236,4 +236,7 @@ DATAFAIR_INSIGHTS = {
     "suspect_share": 0.1,
     "min_consumers": env_int("DATAFAIR_QUALITY_MIN_CONSUMERS", 3),
     "k": 5,
+    # Rows the three detectors examine, about (a seeded sample, each dataset in proportion):
+    # their cost grows with it, and the rest of the insights with the data.
+    "max_rows": env_int("DATAFAIR_INSIGHTS_MAX_ROWS", 20_000),
 }

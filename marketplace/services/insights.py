@@ -117,6 +117,7 @@ def _compute(task: Task) -> tuple[dict, dict[str, np.ndarray]]:
         k=options["k"],
         random_state=seed,
         n_estimators=settings.DATAFAIR_DETECTOR_BAGS,
+        max_rows=options["max_rows"],
     )
     candidates = sorted(found.source_suspects, key=int)
     titles = dict(Dataset.objects.filter(pk__in=candidates).values_list("pk", "title"))

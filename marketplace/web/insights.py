@@ -160,8 +160,8 @@ def suggestions(report: dict, titles: dict[int, str], metric: str) -> list[Sugge
             suspect,
             metric,
             what="them",
-            cause=f"The {report['suspect_share']:.0%} of all training rows valued lowest by "
-            "three methods (KNN-Shapley, Data-OOB, LAVA), refitted without",
+            cause=f"The {report['suspect_share']:.0%} of {_examined(suspect)} valued lowest "
+            "by three methods (KNN-Shapley, Data-OOB, LAVA), refitted without",
             label=f"Drop the {count}",
             title=f"the {count}",
             dataset_id=None,
@@ -170,6 +170,14 @@ def suggestions(report: dict, titles: dict[int, str], metric: str) -> list[Sugge
         )
     )
     return out
+
+
+def _examined(suspect: dict) -> str:
+    """Which training rows the detectors looked at: all, or a sample of how many."""
+    examined, rows = suspect.get("examined"), suspect.get("training_rows")
+    if examined is None or rows is None or examined >= rows:
+        return "all training rows"
+    return f"a sample of {examined:,} of the {rows:,} training rows"
 
 
 def points_chart(

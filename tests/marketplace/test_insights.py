@@ -295,3 +295,21 @@ def test_a_row_purchase_names_the_offer_it_buys(insight):
     assert not Order.objects.exists()
     order = task_purchase(task=task, user=consumer, kind="rows", offer_key=newer["key"])
     assert order.price_cents == newer["price_cents"]
+
+
+def test_the_detectors_examine_at_most_the_configured_sample(market, settings, monkeypatch):
+    from marketplace.web.insights import suggestions
+    from valuation.core import insights
+
+    _, ids, consumer = market
+    settings.DATAFAIR_INSIGHTS = {**settings.DATAFAIR_INSIGHTS, "max_rows": 120}
+    monkeypatch.setattr(insights, "MIN_EXAMINED_PER_SOURCE", 10)
+    task = quoted_task(consumer)
+    done = insight_run(task.pk)
+    assert done.status == TaskInsight.Status.READY, done.error
+    rows = done.report["prune"]["rows"]
+    assert rows["training_rows"] == 240 and rows["examined"] == 120
+    assert rows["count"] == 12, "the lowest 10% of the rows examined"
+    seen = insight_for(task=task, user=consumer)["report"]
+    texts = [item.why for item in suggestions(seen, {}, "accuracy")]
+    assert any("a sample of 120 of the 240 training rows" in text for text in texts)

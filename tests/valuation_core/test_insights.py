@@ -79,3 +79,30 @@ def test_a_bad_share_is_refused(bundle):
     _, _, train, valid, _ = bundle
     with pytest.raises(ValueError, match="share"):
         buyer_insights(train, valid, model=LogisticRegression(), share=1.0)
+
+
+def test_the_detectors_examine_a_seeded_sample_in_proportion_to_each_source(bundle, monkeypatch):
+    from valuation.core import insights
+
+    X, y, train, valid, whole = bundle
+    assert whole.drop_rows["examined"] == whole.drop_rows["training_rows"] == 300
+    monkeypatch.setattr(insights, "MIN_EXAMINED_PER_SOURCE", 40)
+    kwargs = dict(model=LogisticRegression(max_iter=1000), own=["own"], random_state=0)
+    found = buyer_insights(train, valid, max_rows=150, **kwargs)
+    # 30 of each 60-row source would be its share of 150; at least 40 each; 60 of "c".
+    assert found.drop_rows["examined"] == 3 * 40 + 60 and found.drop_rows["training_rows"] == 300
+    source = train.player_names[train.player_of_row].astype(str)
+    examined = insights._examined(source, 150, 0)
+    assert [int((source[examined] == s).sum()) for s in ("own", "a", "b", "c")] == [40, 40, 40, 60]
+    offsets = {"a": 60, "b": 120, "c": 180}
+    for name, (rows, score_after) in found.source_suspects.items():
+        # The lowest 10% of the rows examined, and a real refit without them.
+        assert len(rows) == (6 if name == "c" else 4)
+        assert set(offsets[name] + np.array(rows)) <= set(examined.tolist())
+        keep = np.setdiff1d(np.arange(300), [offsets[name] + r for r in rows])
+        assert score_after == pytest.approx(refit_score(X, y, keep, valid))
+    assert found.drop_rows["count"] == 18
+    assert len(found.drop_rows["by_source"].get("c", [])) > 9, "still mostly the flipped rows"
+    again = buyer_insights(train, valid, max_rows=150, **kwargs)
+    assert again.drop_rows == found.drop_rows and again.source_suspects == found.source_suspects
+    assert found.values.shape == (300,)  # row values stay for every row
