@@ -108,6 +108,7 @@ def upload_child(csv: str, username: str) -> dict:
         "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "status": dataset.status,
         "rows": dataset.n_rows,
+        "id": dataset.pk,
     }
 
 
@@ -132,6 +133,11 @@ def _run(args: list[str], env: dict[str, str]) -> str:
     return result.stdout
 
 
+def _answer(args: list[str], env: dict[str, str]) -> dict:
+    """Run a child of this module and read the JSON it prints last."""
+    return json.loads(_run(["-m", "benchmarks.limits", *args], env).strip().splitlines()[-1])
+
+
 def _uploads(database_url: str, var_dir: Path, files: list[Path]) -> list[list[dict]]:
     env = _child_env(database_url, var_dir)
     _run(["manage.py", "migrate", "--noinput", "-v", "0"], env)
@@ -139,8 +145,7 @@ def _uploads(database_url: str, var_dir: Path, files: list[Path]) -> list[list[d
     for i, csv in enumerate(files):
         pair = []
         for who in ("first", "copier"):
-            out = _run(["-m", "benchmarks.limits", "--child", str(csv), f"{who}-{i}"], env)
-            pair.append(json.loads(out.strip().splitlines()[-1]))
+            pair.append(_answer(["--child", str(csv), f"{who}-{i}"], env))
         runs.append(pair)
     return runs
 
@@ -232,9 +237,7 @@ def screening_section(_: argparse.Namespace) -> str:
         _run(["-m", "benchmarks.limits", "--child", str(csv), "upload"], env)
         code = "from marketplace.models import Dataset; print(Dataset.objects.latest('pk').pk)"
         upload = int(_run(["manage.py", "shell", "-c", code], env).strip().splitlines()[-1])
-        run = json.loads(
-            _run(["-m", "benchmarks.limits", "--screen", str(upload)], env).strip().splitlines()[-1]
-        )
+        run = _answer(["--screen", str(upload)], env)
     rows = [
         [
             f"{n_rows:,} × {n_features + 1}",
@@ -271,9 +274,11 @@ SCALE_WORKERS = (1, 2)
 SCALE_SEED = "20261206"
 
 
-def task_child(valid_csv: str) -> dict:
-    """Submit the buyer's task in this process (logistic regression, accuracy, every listed
-    dataset a candidate); its jobs wait in the queue for workers."""
+def task_child(valid_csv: str, candidates: list[int] | None = None) -> dict:
+    """Submit the buyer's task in this process (logistic regression, accuracy; ``candidates``,
+    or every listed dataset); its jobs wait in the queue for workers."""
+    import resource
+
     import django
 
     django.setup()
@@ -293,8 +298,13 @@ def task_child(valid_csv: str) -> dict:
         model="logistic_regression",
         budget_cents=100_000,
         value_per_point_cents=1_000,
+        candidates=candidates,
     )
-    return {"task": task.pk, "jobs": [job.pk for job in task_jobs(task)]}
+    return {
+        "task": task.pk,
+        "jobs": [job.pk for job in task_jobs(task)],
+        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def jobs_child(job_ids: list[int]) -> dict:
@@ -344,19 +354,18 @@ def _group_peak_rss_mib(pgid: int) -> float:
     return peak
 
 
-def _scale_run(n_workers: int, files: list[Path], valid: Path, tmp_path: Path) -> dict:
-    """One market on a fresh database, its task valued by ``n_workers`` worker processes."""
-    import time as clock
+@contextlib.contextmanager
+def _bench_database(tmp_path: Path, tag: str):
+    """A scratch PostgreSQL database, migrated, and the environment of its processes (Redis
+    broker on a queue of its own, the scale-out seed, one BLAS thread per process)."""
     import uuid
 
-    from tests.support.services import redis_url, running, scratch_postgres_database
-    from tests.support.stack import worker_command
+    from tests.support.services import redis_url, scratch_postgres_database
 
     queue = f"bench-{uuid.uuid4().hex[:8]}"
-    var_dir = tmp_path / f"var{n_workers}"
     with scratch_postgres_database() as url:
         env = {
-            **_child_env(url, var_dir),
+            **_child_env(url, tmp_path / f"var-{tag}"),
             "REDIS_URL": redis_url(),
             "CELERY_QUEUE": queue,
             "DATAFAIR_VALUATION_SEED": SCALE_SEED,
@@ -365,30 +374,63 @@ def _scale_run(n_workers: int, files: list[Path], valid: Path, tmp_path: Path) -
             "OPENBLAS_NUM_THREADS": "1",
         }
         _run(["manage.py", "migrate", "--noinput", "-v", "0"], env)
-        for i, csv in enumerate(files):
-            _run(["-m", "benchmarks.limits", "--child", str(csv), f"provider-{i}"], env)
-        code = "from marketplace.models import Dataset; Dataset.objects.update(status='published')"
-        _run(["manage.py", "shell", "-c", code], env)
-        submitted = json.loads(
-            _run(["-m", "benchmarks.limits", "--task", str(valid)], env).strip().splitlines()[-1]
-        )
-        jobs = ",".join(map(str, submitted["jobs"]))
+        yield url, env
+
+
+def _upload_all(env: dict[str, str], files: list[Path], prefix: str) -> list[dict]:
+    return [_answer(["--child", str(csv), f"{prefix}-{i}"], env) for i, csv in enumerate(files)]
+
+
+def _publish_all(env: dict[str, str]) -> None:
+    code = "from marketplace.models import Dataset; Dataset.objects.update(status='published')"
+    _run(["manage.py", "shell", "-c", code], env)
+
+
+def _submit(env: dict[str, str], valid: Path, candidates: list[int] | None = None) -> dict:
+    extra = [",".join(map(str, candidates))] if candidates else []
+    return _answer(["--task", str(valid), *extra], env)
+
+
+def _workers(stack: contextlib.ExitStack, env: dict[str, str], n: int, logs: Path) -> list:
+    from tests.support.services import running
+    from tests.support.stack import worker_command
+
+    workers = []
+    for k in range(n):
+        command = worker_command(env["CELERY_QUEUE"], concurrency=1)
+        command[command.index("--hostname") + 1] = f"w{k}-{env['CELERY_QUEUE']}@%h"
+        workers.append(stack.enter_context(running(command, env, logs / f"worker-{k}.log")))
+    return workers
+
+
+def _wait(found: Callable[[], dict | None], workers: list, peak: float) -> tuple[dict, float]:
+    """Poll ``found`` every second until it answers; the workers' largest peak RSS so far."""
+    import time as clock
+
+    while True:
+        peak = max([peak, *(_group_peak_rss_mib(w.pid) for w in workers)])
+        answer = found()
+        if answer is not None:
+            return answer, max([peak, *(_group_peak_rss_mib(w.pid) for w in workers)])
+        clock.sleep(1)
+
+
+def _jobs_state(env: dict[str, str], job_ids: list[int]) -> dict:
+    return _answer(["--jobs", ",".join(map(str, job_ids))], env)
+
+
+def _scale_run(n_workers: int, files: list[Path], valid: Path, tmp_path: Path) -> dict:
+    """One market on a fresh database, its task valued by ``n_workers`` worker processes."""
+    with _bench_database(tmp_path, f"scale{n_workers}") as (url, env):
+        _upload_all(env, files, "provider")
+        _publish_all(env)
+        submitted = _submit(env, valid)
+        logs = tmp_path / f"scale{n_workers}"
+        logs.mkdir()
         with contextlib.ExitStack() as stack:
-            workers = []
-            for k in range(n_workers):
-                command = worker_command(queue, concurrency=1)
-                command[command.index("--hostname") + 1] = f"w{k}-{queue}@%h"
-                log = tmp_path / f"worker{n_workers}-{k}.log"
-                workers.append(stack.enter_context(running(command, env, log)))
-            peak = 0.0
-            while (insights := _insights(url, submitted["task"])) is None:
-                peak = max([peak, *(_group_peak_rss_mib(w.pid) for w in workers)])
-                clock.sleep(1)
-            peak = max([peak, *(_group_peak_rss_mib(w.pid) for w in workers)])
-        state = json.loads(
-            _run(["-m", "benchmarks.limits", "--jobs", jobs], env).strip().splitlines()[-1]
-        )
-        return {**state, **insights, "peak_rss_mib": peak}
+            workers = _workers(stack, env, n_workers, logs)
+            insights, peak = _wait(lambda: _insights(url, submitted["task"]), workers, 0.0)
+        return {**_jobs_state(env, submitted["jobs"]), **insights, "peak_rss_mib": peak}
 
 
 def _insights(database_url: str, task_id: int) -> dict | None:
@@ -459,10 +501,115 @@ def scale_section(_: argparse.Namespace) -> str:
     )
 
 
+#: The end-to-end run: the market's datasets (all compatible), and how many of them the task
+#: values beside the million-row upload.
+E2E_MARKET, E2E_OTHERS, E2E_WORKERS = 6, 5, 2
+
+
+def _dataset_status(database_url: str, dataset_id: int) -> dict | None:
+    """The dataset's status once screening has decided it; None while it is screening."""
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        (status,) = conn.execute(
+            "SELECT status FROM marketplace_dataset WHERE id = %s", (dataset_id,)
+        ).fetchone()
+    return None if status == "screening" else {"status": status}
+
+
+def _jobs_done(database_url: str, job_ids: list[int]) -> dict | None:
+    """The jobs' statuses once every one has finished; None before."""
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        statuses = [
+            status
+            for (status,) in conn.execute(
+                "SELECT status FROM valuation_valuationjob WHERE id = ANY(%s)", (job_ids,)
+            )
+        ]
+    finished = all(status in ("succeeded", "failed", "cancelled") for status in statuses)
+    return {"statuses": statuses} if finished else None
+
+
+def end_to_end_section(_: argparse.Namespace) -> str:
+    import time as clock
+
+    n_rows, n_features, decimals = CASES[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        market = [
+            make_csv(tmp_path / f"m{i}.csv", MARKET_ROWS, n_features, decimals, seed=200 + i)
+            for i in range(E2E_MARKET)
+        ]
+        upload_csv = make_csv(tmp_path / "upload.csv", n_rows, n_features, decimals, seed=300)
+        valid = make_csv(tmp_path / "valid.csv", SCALE_VALID, n_features, decimals, seed=301)
+        size = upload_csv.stat().st_size / 2**20
+        with _bench_database(tmp_path, "e2e") as (url, env):
+            others = [run["id"] for run in _upload_all(env, market, "market")]
+            _publish_all(env)
+            (upload,) = _upload_all(env, [upload_csv], "upload")
+            with contextlib.ExitStack() as stack:
+                workers = _workers(stack, env, E2E_WORKERS, tmp_path)
+                started = clock.monotonic()
+                screened, peaks = _wait(lambda: _dataset_status(url, upload["id"]), workers, 0.0)
+                screening = clock.monotonic() - started
+                submitted = _submit(env, valid, [upload["id"], *others[:E2E_OTHERS]])
+                _, valued = _wait(lambda: _jobs_done(url, submitted["jobs"]), workers, peaks)
+                insights, peak = _wait(lambda: _insights(url, submitted["task"]), workers, valued)
+            state = _jobs_state(env, submitted["jobs"])
+    rows = [
+        [
+            "upload (`dataset_create`)",
+            f"{upload['seconds']:.1f}",
+            f"{upload['rss_mib']:,.0f}",
+            f"{n_rows:,} rows × {n_features + 1} ({size:.1f} MiB): {upload['status']}",
+        ],
+        [
+            "screening (a worker)",
+            f"{screening:.1f}",
+            f"{peaks:,.0f}",
+            f"against {E2E_MARKET} compatible "
+            f"datasets of {MARKET_ROWS:,} rows: {screened['status']}",
+        ],
+        [
+            "task submitted (`task_submit`)",
+            "",
+            f"{submitted['rss_mib']:,.0f}",
+            f"the upload and {E2E_OTHERS} others, {SCALE_VALID} validation rows",
+        ],
+        [
+            "valuation (jobs: " + " + ".join(state["methods"]) + ")",
+            f"{state['seconds']:.1f}",
+            f"{valued:,.0f}",
+            f"{state['chunks']} chunks, {state['evaluations']:,} utility evaluations, "
+            + ", ".join(state["statuses"]),
+        ],
+        [
+            "insights after the quote",
+            f"{insights['insights_seconds']:.1f}",
+            f"{peak:,.0f}",
+            f"{insights['insights']}; {insights['insights_seconds'] / state['seconds']:.2f}× the "
+            "valuation",
+        ],
+    ]
+    header = ["step", "seconds", "peak RSS (MiB; of the workers: the largest so far)", "what"]
+    return (
+        "### A million-row upload, end to end\n\n"
+        f"A market of {E2E_MARKET} published datasets of {MARKET_ROWS:,} rows; a provider "
+        f"uploads {n_rows:,} rows of the same problem (other rows); {E2E_WORKERS} `celery "
+        "worker` processes (concurrency 1, one BLAS thread) screen it, value a buyer's task "
+        "over it and five of the others (logistic regression, accuracy), quote it and compute "
+        "its insights, on Redis and PostgreSQL at the default settings. Seconds of screening "
+        "include the workers' start.\n\n" + table(header, rows)
+    )
+
+
 PARTS: dict[str, Callable[[argparse.Namespace], str]] = {
     "upload": upload_section,
     "screening": screening_section,
     "workers": scale_section,
+    "end-to-end": end_to_end_section,
 }
 
 
@@ -471,7 +618,8 @@ def main() -> None:
         print(json.dumps(upload_child(sys.argv[2], sys.argv[3])))
         return
     if sys.argv[1:2] == ["--task"]:
-        print(json.dumps(task_child(sys.argv[2])))
+        candidates = [int(i) for i in sys.argv[3].split(",")] if sys.argv[3:] else None
+        print(json.dumps(task_child(sys.argv[2], candidates)))
         return
     if sys.argv[1:2] == ["--jobs"]:
         print(json.dumps(jobs_child([int(i) for i in sys.argv[2].split(",")])))

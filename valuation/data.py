@@ -2,7 +2,8 @@
 
 A job's ``spec`` names stored files (each provider's columnar copy, the consumer's
 validation file and optional baseline), the label and the feature layout. Workers load them
-once per process and job, so the chunks of one job that land on the same worker share it.
+once per process and data (:func:`job_data`), so the chunks of a task's jobs that land on
+the same worker share it.
 """
 
 from __future__ import annotations
@@ -59,7 +60,18 @@ def load_job_data(spec: dict) -> JobData:
     return JobData(train, valid, baseline)
 
 
-@lru_cache(maxsize=4)
-def cached_job_data(job_id: int, spec_key: str) -> JobData:
-    """:func:`load_job_data` memoised per worker process (``spec_key`` guards staleness)."""
-    return load_job_data(json.loads(spec_key))
+#: The parts of a job spec that name the data it reads; its model, metric and method do
+#: not, so the jobs of one task (payout basis and bundle table) share one loaded copy.
+DATA_KEYS = ("task", "label", "label_kind", "features", "players", "valid", "baseline")
+
+
+def job_data(spec: dict) -> JobData:
+    """:func:`load_job_data` memoised per worker process on the data ``spec`` names (stored
+    files are never rewritten, so their names identify them). At most two sets are kept:
+    at the row limits one is a few hundred MB."""
+    return _cached_job_data(json.dumps({key: spec.get(key) for key in DATA_KEYS}, sort_keys=True))
+
+
+@lru_cache(maxsize=2)
+def _cached_job_data(data_key: str) -> JobData:
+    return load_job_data(json.loads(data_key))

@@ -23,7 +23,7 @@ from django.utils import timezone
 from valuation.core.chunking import chunk_ranges, partial_from_dict
 from valuation.core.game import InMemoryCache
 from valuation.core.stopping import RunState
-from valuation.data import cached_job_data
+from valuation.data import job_data
 from valuation.methods import (
     DEFAULT_SAMPLES_PER_CHUNK,
     PLANNED_METHODS,
@@ -153,7 +153,7 @@ def chunk_run(*, chunk_id: int) -> None:
     started = time.monotonic()
     try:
         key = json.dumps([job.spec, job.method, job.seed], sort_keys=True)
-        data = cached_job_data(job.pk, json.dumps(job.spec, sort_keys=True))
+        data = job_data(job.spec)
         cache = _ChunkCache(_job_cache(job.pk, key))
         estimator = build_estimator(job.method, job.spec, job.seed, cache=cache)
         partial = estimator.fit_chunk(

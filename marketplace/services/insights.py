@@ -36,7 +36,7 @@ from valuation.core.acquisition import buy_top_rows, row_prices
 from valuation.core.catalog import make_model
 from valuation.core.dataset import Dataset as Rows
 from valuation.core.insights import buyer_insights
-from valuation.data import cached_job_data
+from valuation.data import job_data
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def _bundle(task: Task) -> tuple[Rows, Rows, str, int]:
     """The consumer's own rows and every candidate's rows, grouped by dataset id (``own`` for
     the consumer's), the validation rows, the learning task and the job's seed."""
     job = task.valuation_job
-    data = cached_job_data(job.pk, json.dumps(job.spec, sort_keys=True))
+    data = job_data(job.spec)
     train, baseline = data.train, data.baseline
     parts_X, parts_y = [train.X], [train.y]
     parts_group = [train.player_names[train.player_of_row].astype(object)]
@@ -57,8 +57,9 @@ def _bundle(task: Task) -> tuple[Rows, Rows, str, int]:
         parts_y.insert(0, baseline.y)
         parts_group.insert(0, np.full(baseline.n_rows, OWN, dtype=object))
     rows = Rows(
-        np.concatenate(parts_X),
-        np.concatenate(parts_y),
+        # Without a baseline the job's own arrays, not a copy (a million rows are 100s of MB).
+        np.concatenate(parts_X) if baseline is not None else train.X,
+        np.concatenate(parts_y) if baseline is not None else train.y,
         groups=np.concatenate(parts_group),
         feature_names=train.feature_names,
     )

@@ -9,7 +9,6 @@ failure, cancellation or a quote without a sale, captured on purchase.
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import timedelta
 
@@ -34,7 +33,7 @@ from valuation.core.lift import measure_lift
 from valuation.core.result import ValuationResult
 from valuation.core.tabular import Encoder, Schema
 from valuation.core.utility import ModelUtility
-from valuation.data import cached_job_data
+from valuation.data import job_data
 from valuation.methods import EXACT_MAX_PLAYERS, ROW_METHOD, build_estimator
 from valuation.models import ValuationJob
 from valuation.services import job_cancel, job_create, job_enqueue
@@ -342,7 +341,7 @@ def task_quote(task: Task) -> Task:
     when there is one) only chooses which bundle to offer.
     """
     job, bundle_job = task.valuation_job, task.bundle_job
-    data = cached_job_data(job.pk, json.dumps(job.spec, sort_keys=True))
+    data = job_data(job.spec)
     result = ValuationResult.from_dict(job.result)
     names = list(job.player_names)
     full = {n: (result.values[i], result.stderr[i]) for i, n in enumerate(names)}

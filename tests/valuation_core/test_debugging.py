@@ -292,3 +292,17 @@ def test_sensitivity_refuses_bad_input_clearly():
         sensitivity_report(
             Dataset(X, labels), Dataset(X, np.where(labels == 1, 2, 0)), task="classification"
         )
+
+
+def test_rows_are_located_by_their_position_within_their_player():
+    from valuation.core.debugging import _Locations
+
+    rng = np.random.default_rng(4)
+    groups = rng.choice(np.array(["b", "a", "c"], dtype=object), size=50)
+    train = Dataset(rng.normal(size=(50, 2)), rng.integers(0, 2, 50), groups=groups)
+    located = _Locations(train)
+    seen: dict[str, int] = {}
+    for row, group in enumerate(groups):
+        assert located[row] == {"player": group, "row": seen.get(group, 0)}
+        seen[group] = seen.get(group, 0) + 1
+    assert _Locations(Dataset(np.zeros((3, 1)), np.zeros(3)))[2] == {"player": None, "row": 2}

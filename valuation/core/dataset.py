@@ -9,6 +9,7 @@ dataset), and players are numbered in the order in which their group first appea
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
+from functools import cached_property
 
 import numpy as np
 
@@ -61,7 +62,6 @@ class Dataset:
             if group_names is not None:
                 raise ValueError("group_names was given without groups")
             self.player_of_row = np.arange(self.n_rows)
-            self.player_names = np.array([str(i) for i in range(self.n_rows)], dtype=object)
         else:
             labels, first_seen, codes = np.unique(
                 self.groups, return_index=True, return_inverse=True
@@ -132,10 +132,16 @@ class Dataset:
         """Number of feature columns."""
         return int(self.X.shape[1])
 
+    @cached_property
+    def player_names(self) -> np.ndarray:
+        """One name per player, in player order; rows are named by their positions (built
+        when first read: a million rows' names are about 90 MB of strings)."""
+        return np.array([str(i) for i in range(self.n_rows)], dtype=object)
+
     @property
     def n_players(self) -> int:
         """Number of players: rows, or distinct groups."""
-        return int(self.player_names.shape[0])
+        return self.n_rows if self.groups is None else int(self.player_names.shape[0])
 
     def indices_of(self, players: Iterable[int]) -> np.ndarray:
         """Row indices (ascending) of the rows owned by ``players``.

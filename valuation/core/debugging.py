@@ -103,7 +103,7 @@ def explain_mispredictions(
     # are made players and named afterwards.
     knn = KNNShapley(k=k).fit(Dataset(train.X, train.y), Dataset(valid.X[wrong], valid.y[wrong]))
     values = knn.point_values(np.arange(wrong.size))
-    located = _locations(train)
+    located = _Locations(train)
     explained = []
     for point, row in enumerate(wrong):
         distance = np.square(train.X - valid.X[row]).sum(axis=1)
@@ -213,7 +213,7 @@ def sensitivity_report(
     threshold = (1.0 + float(loss_increase)) * original
     moved = AMIP(model=model, alpha=SENSITIVITY_ALPHA, signals=(), metric_threshold=threshold)
     loss = moved.fit(rows, held).result_.get("validation_loss", "threshold")
-    located = _locations(train)
+    located = _Locations(train)
     coefficients = sorted(
         fit.result_.signals, key=lambda signal: (signal.k is None, signal.k or 0)
     )[:max_coefficients]
@@ -253,16 +253,26 @@ def _predict(model: Any, train: Dataset, X: np.ndarray) -> np.ndarray:
     return np.asarray(clone(model).fit(train.X, train.y).predict(X))
 
 
-def _locations(train: Dataset) -> list[dict[str, Any]]:
-    """``{"player", "row"}`` of every training row (see the module docstring)."""
-    if train.groups is None:
-        return [{"player": None, "row": row} for row in range(train.n_rows)]
-    seen = np.zeros(train.n_players, dtype=np.int64)
-    located = []
-    for player in train.player_of_row:
-        located.append({"player": str(train.player_names[player]), "row": int(seen[player])})
-        seen[player] += 1
-    return located
+class _Locations:
+    """``{"player", "row"}`` of a training row (see the module docstring), by index: the
+    position of every row within its player, kept as one array rather than a dict per row
+    (a million rows would take hundreds of MB for the few rows a report names)."""
+
+    def __init__(self, train: Dataset) -> None:
+        self.train = train
+        self.position = None
+        if train.groups is not None:
+            owner = train.player_of_row
+            order = np.argsort(owner, kind="stable")
+            starts = np.searchsorted(owner[order], np.arange(train.n_players))
+            self.position = np.empty(train.n_rows, dtype=np.int64)
+            self.position[order] = np.arange(train.n_rows) - starts[owner[order]]
+
+    def __getitem__(self, row: int) -> dict[str, Any]:
+        if self.position is None:
+            return {"player": None, "row": int(row)}
+        player = self.train.player_names[self.train.player_of_row[row]]
+        return {"player": str(player), "row": int(self.position[row])}
 
 
 def _feature_names(train: Dataset) -> list[str]:

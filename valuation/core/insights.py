@@ -191,9 +191,12 @@ def buyer_insights(
 
     seen = set(own) | set(candidates if looked_at is None else looked_at)
     focus = np.flatnonzero(np.isin(source, sorted(seen)))
-    subset = Dataset(
-        train.X[focus], train.y[focus], groups=source[focus], feature_names=train.feature_names
-    )
+    if focus.size == train.n_rows:  # every row: the arrays themselves, not a copy
+        subset = Dataset(train.X, train.y, groups=source, feature_names=train.feature_names)
+    else:
+        subset = Dataset(
+            train.X[focus], train.y[focus], groups=source[focus], feature_names=train.feature_names
+        )
     values = KNNShapley(k=k, task=task).fit(rows, valid).result_.values
     return BuyerInsights(
         score=score,
