@@ -9,8 +9,9 @@ would be gigabytes).
 
 Two layers of memory keep a run from paying twice for a coalition:
 
-* the game's :class:`UtilityCache` (``InMemoryCache`` by default; the app backs it with
-  Redis) — shared by every run on the same game, it may forget or be warm already;
+* the game's :class:`UtilityCache` (``InMemoryCache`` by default; the app's workers keep
+  one per job and process, so the chunks of a job on one process share their fits) —
+  shared by every run on the same game, it may forget or be warm already;
 * a :class:`RunUtility` per run — it remembers every coalition that run needed, so no
   coalition is evaluated twice within a run, and its count of distinct coalitions is the
   run's deterministic cost whatever the state of the shared cache.
