@@ -45,6 +45,10 @@ def test_schema_round_trips_through_json_dicts():
         (b"a,b,y\n", "no data rows", None, None),
         (b"a,b,y\n1,2,0\n3,4\n", "row 2 (line 3) has 2 fields", 2, None),
         (b"a,b,y\n1,2,0\n3,4,1,9\n", "row 2 (line 3) has 4 fields", 2, None),
+        # Every row one field wider: pandas alone would read the first column as an index.
+        (b"a,b,y\n1,2,0,5\n3,4,1,6\n", "row 1 (line 2) has 4 fields", 1, None),
+        (b"a,b,y\n1,2\n3,4,1\n", "row 1 (line 2) has 2 fields", 1, None),
+        (b'a,b,y\n1,2,0\n3,"4\n', "row 2 (line 3) has 2 fields", 2, None),  # quote left open
         (b"a,b,y\n1,2,0\n\xff\xfe,4,1\n", "not UTF-8", 2, None),
         (b"a,a,y\n1,2,0\n3,4,1\n", "appears twice", None, "a"),
         (b"a,,y\n1,2,0\n3,4,1\n", "column 2 has no name", None, None),
@@ -61,6 +65,15 @@ def test_bad_files_are_named_precisely(data, fragment, row, column):
     assert fragment in caught.value.message
     assert caught.value.row == row
     assert caught.value.column == column
+
+
+@pytest.mark.parametrize("trailing", ["", "\n", "\n\n"])
+def test_a_row_past_the_limit_is_refused_however_the_file_ends(trailing):
+    rows = "\n".join(f"{i},{i % 2}" for i in range(11))
+    with pytest.raises(TableError, match="the limit is 10"):
+        read_table(("a,y\n" + rows + trailing).encode(), name="t.csv", max_rows=10)
+    quoted = "\n".join(f'"{i}\n{i}",{i % 2}' for i in range(6))  # 13 lines, 6 rows
+    assert len(read_table(("a,y\n" + quoted).encode(), name="q.csv", max_rows=10)) == 6
 
 
 def test_high_cardinality_text_is_refused_with_the_column_name():

@@ -239,10 +239,38 @@ def _read_csv(data: bytes, name: str, max_rows: int | None, max_columns: int | N
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
-        # The header and the count of rows are known before pandas parses anything.
-        _check_size(0, len(header), name, max_rows, max_columns)
-        _check_columns(header, name)
-        width, n_rows = len(header), 0
+        first = next(reader, None)
+    except csv.Error as exc:
+        raise TableError(f"{name}: malformed CSV on line {reader.line_num}: {exc}") from None
+    # The header is known before pandas parses anything.
+    _check_size(0, len(header), name, max_rows, max_columns)
+    _check_columns(header, name)
+    # Lines bound the rows from above (a quoted cell may hold a line break): only a file
+    # that may be too long is counted record by record first, refused as soon as it is.
+    if max_rows is not None and text.count("\n") > max_rows + 1:
+        _check_records(text, name, len(header), max_rows)
+    # A first record wider than the header would make pandas read a column as the index.
+    if first is not None and len(first) != len(header):
+        _check_records(text, name, len(header), max_rows)
+    try:
+        frame = pd.read_csv(io.StringIO(text), skip_blank_lines=True, keep_default_na=True)
+    except pd.errors.ParserError as exc:  # a wide row, or a quote opened and never closed
+        _check_records(text, name, len(header), max_rows)
+        raise TableError(f"{name} is not well-formed CSV: {exc}".replace("C error: ", "")) from None
+    if frame.isna().to_numpy().any():  # a short row reads as missing cells: say which
+        _check_records(text, name, len(header), max_rows)
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _check_records(text: str, name: str, width: int, max_rows: int | None) -> None:
+    """Read the CSV record by record: refuse the first row whose number of fields is not the
+    header's, or the row past ``max_rows``, naming it. (The Python reader costs seconds at a
+    million rows, so it runs only when pandas' faster reading leaves a doubt.)"""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        next(reader)
+        n_rows = 0
         for row_number, record in enumerate(reader, start=1):
             if not record:  # a blank line
                 continue
@@ -257,12 +285,6 @@ def _read_csv(data: bytes, name: str, max_rows: int | None, max_columns: int | N
                 )
     except csv.Error as exc:
         raise TableError(f"{name}: malformed CSV on line {reader.line_num}: {exc}") from None
-    try:
-        frame = pd.read_csv(io.StringIO(text), skip_blank_lines=True, keep_default_na=True)
-    except pd.errors.ParserError as exc:  # e.g. a quote opened and never closed
-        raise TableError(f"{name} is not well-formed CSV: {exc}".replace("C error: ", "")) from None
-    frame.columns = [str(c) for c in frame.columns]
-    return frame
 
 
 def _check_columns(columns: list[str], name: str) -> None:
