@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import resource
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -166,15 +167,25 @@ def chunk_run(*, chunk_id: int) -> None:
         _fail(job, chunk, f"{type(exc).__name__}: {exc}")
         return
     logger.info(
-        "job %s chunk %s (%s..%s) took %.2f s",
+        "job %s chunk %s (%s..%s) took %.2f s, %d evaluations; worker peak RSS %.0f MiB",
         job.pk,
         chunk.index,
         chunk.start,
         chunk.stop,
         time.monotonic() - started,
+        cache.evaluations,
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     )
-    finished = _store(chunk, partial.to_dict(), cache.evaluations)
+    record, evaluations = partial.to_dict(), cache.evaluations
+    del partial  # a row job's chunk holds arrays of every row; its record is enough now
+    finished = _store(chunk, record, evaluations)
     if finished is not None:
+        logger.info(
+            "job %s %s; worker peak RSS %.0f MiB",
+            finished.pk,
+            finished.status,
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        )
         _announce(finished)
 
 

@@ -4,8 +4,12 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from valuation.core import ValuationResult
+from valuation.core.result import pack_array, unpack_array
 
 NAMES = ["a", "b", "c", "d"]
 
@@ -115,3 +119,44 @@ def test_merging_incompatible_results_is_refused():
         base + ValuationResult([1.0, 2.0], [2, 2], ["a", "b"], method="m", total_gain=2.0)
     with pytest.raises(ValueError):
         ValuationResult([1.0], [2, 2], ["a", "b"], method="m")
+
+
+def test_players_named_by_position_merge_with_each_other_and_with_their_names():
+    data = samples(3, n=5)
+    positional = ValuationResult.from_samples(data, None, method="m")
+    assert positional.positional and positional.n_players == 4
+    merged = positional + ValuationResult.from_samples(data, None, method="m")
+    assert merged.positional  # merging did not spell the names out
+    named = ValuationResult.from_samples(data, ["0", "1", "2", "3"], method="m")
+    assert (positional + named).names.tolist() == ["0", "1", "2", "3"]
+    assert positional.names.tolist() == ["0", "1", "2", "3"]
+    with pytest.raises(ValueError, match="different players"):
+        positional + ValuationResult.from_samples(data, NAMES, method="m")
+    with pytest.raises(ValueError, match="different players"):
+        positional + ValuationResult.from_samples(data[:, :3], None, method="m")
+
+
+@given(
+    arrays(
+        st.sampled_from([np.float64, np.int64, np.int32, np.bool_]),
+        st.integers(0, 300),
+    )
+)
+def test_packed_arrays_come_back_bit_for_bit_through_json(array):
+    packed = json.loads(json.dumps(pack_array(array)))
+    back = unpack_array(packed)
+    assert back.dtype == array.dtype and back.shape == array.shape
+    assert back.tobytes() == array.tobytes()
+    back[...] = 0  # a writable copy, not a view of the text
+    big_endian = array.astype(array.dtype.newbyteorder(">"))
+    assert unpack_array(pack_array(big_endian)).tobytes() == array.tobytes()
+
+
+def test_packing_refuses_what_it_cannot_read_back_exactly():
+    with pytest.raises(ValueError, match="cannot pack"):
+        pack_array(np.array(["a", "b"], dtype=object))
+    packed = pack_array(np.arange(10, dtype=np.int64))
+    with pytest.raises(ValueError, match="known type"):
+        unpack_array({**packed, "dtype": "O"})
+    with pytest.raises(ValueError, match="holds 80 bytes"):
+        unpack_array({**packed, "shape": [11]})

@@ -196,6 +196,13 @@ def test_chunks_merge_to_the_unchunked_run(ten):
     parts = [est.fit_chunk(train, valid, start=a, stop=b) for a, b in chunk_ranges(units, 2)]
     revived = [partial_from_dict(json.loads(json.dumps(p.to_dict()))) for p in parts]
     assert all(isinstance(p, RowCredits) for p in revived)
+    for part, back in zip(parts, revived):  # the packed per-row arrays come back exactly
+        for mine, theirs in ((part.rows, back.rows), (part.owners, back.owners)):
+            for field in ("values", "counts", "sum_sq_dev"):
+                assert getattr(mine, field).tobytes() == getattr(theirs, field).tobytes()
+        assert back.owner_of_row.tolist() == part.owner_of_row.tolist()
+        assert back.credited_rows.tolist() == part.credited_rows.tolist()
+        assert back.rows.positional and back.total_gain == part.total_gain
     np.testing.assert_allclose(est.reduce(sum(revived)).values, whole.values, atol=1e-12)
 
 

@@ -106,7 +106,7 @@ class Game(abc.ABC):
     n_players : int
         Number of players, at least 1.
     names : sequence of str, optional
-        One display name per player; default ``"0", "1", ...``.
+        One display name per player; default ``"0", "1", ...`` (built when first read).
     cache : UtilityCache, optional
         Where evaluated utilities are kept; default a fresh :class:`InMemoryCache`.
 
@@ -125,13 +125,19 @@ class Game(abc.ABC):
         if n_players < 1:
             raise ValueError(f"a game needs at least one player, got n_players={n_players}")
         self.n_players = int(n_players)
-        if names is None:
-            names = [str(i) for i in range(self.n_players)]
-        self.names = np.array([str(name) for name in names], dtype=object)
-        if self.names.shape[0] != self.n_players:
-            raise ValueError(f"{self.names.shape[0]} names for {self.n_players} players")
+        self._names = None if names is None else np.array([str(n) for n in names], dtype=object)
+        if self._names is not None and self._names.shape[0] != self.n_players:
+            raise ValueError(f"{self._names.shape[0]} names for {self.n_players} players")
         self.cache = InMemoryCache() if cache is None else cache
         self.n_evaluations = 0
+
+    @property
+    def names(self) -> np.ndarray:
+        """One name per player (object array of str); by position unless given, built when
+        first read (the players of a row game can be a million rows)."""
+        if self._names is None:
+            self._names = np.array([str(i) for i in range(self.n_players)], dtype=object)
+        return self._names
 
     @property
     def grand_mask(self) -> int:

@@ -176,7 +176,9 @@ class ModelGame(Game):
         n_threads: int | None = 1,
         floor: bool = False,
     ) -> None:
-        super().__init__(train.n_players, train.player_names, cache)
+        # Rows without groups are named by position; the game builds those names if read.
+        names = None if train.groups is None else train.player_names
+        super().__init__(train.n_players, names, cache)
         self.model = model
         self.scorer = scorer
         self.train = train

@@ -354,11 +354,10 @@ class RowShapley(Valuation):
         owner_sums = np.array(
             [np.bincount(owner_of_row, weights=row, minlength=n_owners) for row in credits]
         ).reshape(stop - start, n_owners)
-        names = [str(i) for i in range(n)]
         self.n_utility_evaluations_ = run.n_evaluations
         return RowCredits(
-            ValuationResult.from_samples(
-                credits, names, method=self.method_name, total_gain=total_gain
+            ValuationResult.from_samples(  # rows are named by position
+                credits, None, method=self.method_name, total_gain=total_gain
             ),
             ValuationResult.from_samples(
                 owner_sums, owner_names, method=self.method_name, total_gain=total_gain
