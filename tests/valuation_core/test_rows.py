@@ -332,3 +332,22 @@ def test_copy_attribution_follows_precedence_labels_and_chains():
     relabelled = y.copy()
     relabelled[6] = 1  # same features, another label: not a copy
     assert copy_attribution(X, relabelled, source, reference)[6] == 6
+
+
+def test_credits_a_chunk_stored_in_the_first_layout_still_merge(ten):
+    X, y, Xv, yv, owners, _ = ten
+    est = RowShapley(model=GaussianNB(), scorer="neg_brier", random_state=5, budget=512)
+    train, valid = Dataset(X, y, groups=owners), Dataset(Xv, yv)
+    first, second = (est.fit_chunk(train, valid, start=a, stop=a + 1) for a in (0, 1))
+    version_1 = {  # lists, rows named "0", "1", …: what chunks stored before packing
+        "type": "RowCredits",
+        "version": 1,
+        "rows": first.rows.to_dict(),
+        "owners": first.owners.to_dict(),
+        "owner_of_row": first.owner_of_row.tolist(),
+        "credited_rows": first.credited_rows.tolist(),
+    }
+    merged = partial_from_dict(version_1) + partial_from_dict(second.to_dict())
+    np.testing.assert_array_equal(est.reduce(merged).values, est.reduce(first + second).values)
+    with pytest.raises(ValueError, match="known version"):
+        partial_from_dict({**version_1, "version": 3})

@@ -416,9 +416,17 @@ class RowCredits:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RowCredits:
-        """Rebuild from :meth:`to_dict` output."""
-        if data.get("type") != "RowCredits" or data.get("version") != ROW_CREDITS_VERSION:
+        """Rebuild from :meth:`to_dict` output (or from version 1's lists, which chunks
+        stored before an upgrade still hold)."""
+        if data.get("type") != "RowCredits" or data.get("version") not in (1, ROW_CREDITS_VERSION):
             raise ValueError("not a RowCredits dict of a known version")
+        if data["version"] == 1:
+            return cls(
+                ValuationResult.from_dict(data["rows"]),
+                ValuationResult.from_dict(data["owners"]),
+                data["owner_of_row"],
+                data["credited_rows"],
+            )
         rows = data["rows"]
         return cls(
             ValuationResult(
