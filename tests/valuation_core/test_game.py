@@ -49,6 +49,19 @@ def test_masks_round_trip():
         assert mask_players(coalition_mask(players)) == players
 
 
+@pytest.mark.parametrize("size", [0, 1, 63, 64, 65, 500, 5_000])
+def test_masks_of_any_size_are_the_sum_of_their_bits(size):
+    rng = np.random.default_rng(size)
+    drawn = rng.integers(0, 3 * size + 1, size=size).tolist()  # repeats and any order
+    expected = sum(1 << p for p in set(drawn))
+    assert coalition_mask(drawn) == expected
+    assert mask_players(expected) == tuple(sorted(set(drawn)))
+    with pytest.raises(ValueError):
+        coalition_mask([*drawn, -1])
+    with pytest.raises(ValueError):
+        mask_players(-expected - 1)
+
+
 def test_cache_protocol_and_a_shared_cache():
     cache = DictCache()
     assert isinstance(cache, UtilityCache) and isinstance(InMemoryCache(), UtilityCache)

@@ -26,13 +26,25 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+#: Coalitions up to this many players are converted bit by bit; larger ones through numpy
+#: (bit by bit, each shift copies the whole integer: a million-row mask took half a minute).
+_SMALL_COALITION = 64
+
 
 def coalition_mask(players: Iterable[int]) -> int:
     """Bit mask of a coalition: bit ``i`` is set when player ``i`` is in it."""
-    mask = 0
-    for player in players:
-        mask |= 1 << int(player)
-    return mask
+    members = [int(player) for player in players]
+    if len(members) <= _SMALL_COALITION:
+        mask = 0
+        for player in members:
+            mask |= 1 << player
+        return mask
+    chosen = np.array(members, dtype=np.int64)
+    if chosen.min() < 0:
+        raise ValueError(f"negative player index {int(chosen.min())}")
+    indicator = np.zeros(int(chosen.max()) + 1, dtype=bool)
+    indicator[chosen] = True
+    return int.from_bytes(np.packbits(indicator, bitorder="little").tobytes(), "little")
 
 
 #: Masks below this are their own cache key; wider ones are keyed by a digest.
@@ -51,14 +63,12 @@ def coalition_key(mask: int) -> int:
 
 def mask_players(mask: int) -> tuple[int, ...]:
     """Sorted player indices of a bit mask (inverse of :func:`coalition_mask`)."""
-    players = []
-    position = 0
-    while mask:
-        if mask & 1:
-            players.append(position)
-        mask >>= 1
-        position += 1
-    return tuple(players)
+    if mask < 0:
+        raise ValueError("a coalition mask is a non-negative integer")
+    if mask.bit_length() <= _SMALL_COALITION:
+        return tuple(i for i in range(mask.bit_length()) if mask >> i & 1)
+    raw = np.frombuffer(mask.to_bytes((mask.bit_length() + 7) // 8, "little"), dtype=np.uint8)
+    return tuple(np.flatnonzero(np.unpackbits(raw, bitorder="little")).tolist())
 
 
 @runtime_checkable
