@@ -149,8 +149,9 @@ class ValuationResult:
             counts = np.full(data.shape[1], data.shape[0], dtype=np.int64)
             means = data.mean(axis=0) if data.shape[0] else np.zeros(data.shape[1])
             sum_sq_dev = np.zeros(data.shape[1])
-            for row in data:  # one row at a time: a chunk of rows' credits is large
-                sum_sq_dev += (row - means) ** 2
+            step = max(1, (1 << 20) // max(1, data.shape[1]))  # blocks of about 8 MB
+            for start in range(0, data.shape[0], step):
+                sum_sq_dev += ((data[start : start + step] - means) ** 2).sum(axis=0)
         else:
             taken = np.asarray(mask, bool)
             counts = taken.sum(axis=0)
