@@ -150,3 +150,12 @@ def test_row_hashes_are_matched_against_other_owners_datasets_in_a_fixed_number_
     assert queries[0] == queries[1], "the statements do not grow with the upload"
     assert rowhashes.overlaps(asked, dataset.owner) == {}
     assert rowhashes.overlaps(np.array([], dtype=np.uint64), other) == {}
+
+
+def test_deleting_a_dataset_deletes_its_row_hashes(provider_client):
+    kept = post_dataset(provider_client, table_csv(30, seed=1), title="kept").json()["id"]
+    gone = post_dataset(provider_client, table_csv(40, seed=2), title="gone").json()["id"]
+    assert RowHash.objects.filter(dataset_id=gone).count() == 40
+    Dataset.objects.get(pk=gone).delete()  # the ORM cascades: the table has no FK constraint
+    assert not RowHash.objects.filter(dataset_id=gone).exists()
+    assert RowHash.objects.filter(dataset_id=kept).count() == 30
