@@ -33,13 +33,18 @@ _SMALL_COALITION = 64
 
 def coalition_mask(players: Iterable[int]) -> int:
     """Bit mask of a coalition: bit ``i`` is set when player ``i`` is in it."""
-    members = [int(player) for player in players]
-    if len(members) <= _SMALL_COALITION:
-        mask = 0
-        for player in members:
-            mask |= 1 << player
-        return mask
-    chosen = np.array(members, dtype=np.int64)
+    if isinstance(players, np.ndarray):
+        chosen = players.astype(np.int64, copy=False).ravel()
+    else:
+        members = [int(player) for player in players]
+        if len(members) <= _SMALL_COALITION:
+            mask = 0
+            for player in members:
+                mask |= 1 << player
+            return mask
+        chosen = np.array(members, dtype=np.int64)
+    if chosen.size == 0:
+        return 0
     if chosen.min() < 0:
         raise ValueError(f"negative player index {int(chosen.min())}")
     indicator = np.zeros(int(chosen.max()) + 1, dtype=bool)

@@ -56,7 +56,7 @@ import numpy as np
 from valuation.core.chunking import resolve_seed, sample_rng
 from valuation.core.dataset import Dataset
 from valuation.core.detection import copy_attribution
-from valuation.core.game import Game, RunUtility
+from valuation.core.game import Game, RunUtility, coalition_mask
 from valuation.core.methods.base import Valuation
 from valuation.core.progress import ProgressReporter
 from valuation.core.result import RowCredits, ValuationResult
@@ -131,13 +131,6 @@ def _copy_targets(train: Dataset, owner_of_row: np.ndarray, valid: Dataset) -> n
         targets = copy_attribution(train.X, train.y, owner_of_row, valid.X)
         kept = copies[id(valid)] = (valid, targets)
     return kept[1]
-
-
-def _mask(members: np.ndarray, n_rows: int) -> int:
-    """Bit mask of a coalition given as row positions (fast for thousands of rows)."""
-    indicator = np.zeros(n_rows, dtype=bool)
-    indicator[members] = True
-    return int.from_bytes(np.packbits(indicator, bitorder="little").tobytes(), "little")
 
 
 class RowShapley(Valuation):
@@ -293,7 +286,7 @@ class RowShapley(Valuation):
             size = int(stratum.sizes[pick])
             members = [np.sort(rng.choice(n, size, replace=False)) for _ in range(r)]
             utilities = np.array(
-                [run(_mask(m, n), tuple(m.tolist())) for m in members], dtype=np.float64
+                [run(coalition_mask(m), tuple(m.tolist())) for m in members], dtype=np.float64
             )
             weight = n / (stratum.probabilities[pick] * (r - 1) * size * (n - size))
             for m, deviation in zip(members, utilities - utilities.mean()):
