@@ -20,6 +20,7 @@ from valuation.core.detection import (
     PoisonScreen,
     dataset_similarity,
     near_duplicate_rows,
+    nearest_distances,
     nearest_rows,
     row_hashes,
     similarity_matrix,
@@ -187,6 +188,32 @@ def test_nearest_rows_by_tree_match_brute_force_ties_and_bound_included(sizes, w
             continue
         assert index[i] == int(np.argmin(full[i]))
         assert distance[i] == pytest.approx(best, abs=1e-9)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    sizes=st.tuples(st.integers(1, 23), st.integers(1, 40), st.integers(1, 3)),
+    within=st.one_of(st.none(), st.floats(0.0, 3.0)),
+    skipping=st.sampled_from(["none", "itself", "any row"]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_nearest_distances_by_tree_match_brute_force(sizes, within, skipping, seed):
+    n_q, n_x, d = sizes
+    rng = np.random.default_rng(seed)
+    # Small integers: repeated rows, so a skipped row often has a copy at distance 0.
+    X = rng.integers(-2, 3, (n_x, d)).astype(float)
+    skip = None if skipping == "none" else rng.integers(0, n_x, n_q)
+    Q = X[skip] if skipping == "itself" else rng.integers(-2, 3, (n_q, d)).astype(float)
+    distance = nearest_distances(Q, X, skip=skip, within=within)
+    full = np.sqrt(cdist(Q, X, "sqeuclidean"))
+    if skip is not None:
+        full[np.arange(n_q), skip] = np.inf
+    best = full.min(axis=1)
+    near = np.isfinite(best) if within is None else best <= within
+    assert np.allclose(distance[near], best[near], rtol=0, atol=1e-9)
+    # Farther than within: the distance, or inf (all a caller comparing with within needs).
+    far = ~near
+    assert np.all((distance[far] == np.inf) | np.isclose(distance[far], best[far], atol=1e-9))
 
 
 def test_nearest_rows_memory_is_bounded_by_the_block_not_the_data():

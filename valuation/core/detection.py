@@ -85,8 +85,30 @@ def nearest_distances(
     rows of ``X``); a query with no other row gets inf. With ``within``, a query whose
     nearest row is farther than that may get inf instead of the distance (which is all a
     caller comparing distances with ``within`` needs, and much faster to find).
+
+    With at most :data:`TREE_MAX_FEATURES` features a k-d tree over every row of ``X``
+    answers (no index is asked for, so neither repeated rows nor ties need resolving, and a
+    skipped row is passed over by asking for two neighbours): the median spacing of 2,000
+    rows of a million takes a third of a second, where blocks of distances take seconds.
     """
-    return nearest_rows(Q, X, skip=skip, within=within)[0]
+    if not (0 < X.shape[1] <= TREE_MAX_FEATURES and X.shape[0] > 0):
+        return nearest_rows(Q, X, skip=skip, within=within)[0]
+    from scipy.spatial import cKDTree
+
+    # An unbalanced tree without shrunk nodes builds 2–3× faster and answers as fast.
+    tree = cKDTree(X, balanced_tree=False, compact_nodes=False)
+    bound = _bound(within)
+    if skip is None:
+        return np.asarray(tree.query(Q, k=1, distance_upper_bound=bound)[0], dtype=np.float64)
+    # The nearest row other than skip[i] is one of the two nearest (inf where X runs out).
+    distance, index = tree.query(Q, k=2, distance_upper_bound=bound)
+    skipped = index[:, 0] == np.asarray(skip)
+    return np.where(skipped, distance[:, 1], distance[:, 0]).astype(np.float64)
+
+
+def _bound(within: float | None) -> float:
+    """A tree's distance bound that keeps rows at ``within`` itself (and float noise)."""
+    return np.inf if within is None else float(within) * (1 + _TIE) + 1e-12
 
 
 def nearest_rows(
@@ -141,8 +163,7 @@ def _nearest_by_tree(
     # Repeated rows of X are one point of the tree, named by their first (lowest) index.
     distinct, first = np.unique(X, axis=0, return_index=True)
     tree = cKDTree(distinct)
-    bound = np.inf if within is None else float(within) * (1 + _TIE) + 1e-12
-    distance, nearest = tree.query(Q, k=2, distance_upper_bound=bound)
+    distance, nearest = tree.query(Q, k=2, distance_upper_bound=_bound(within))
     distance, second, nearest = distance[:, 0], distance[:, 1], nearest[:, 0]
     found = np.isfinite(distance)
     index = np.full(Q.shape[0], -1, dtype=np.int64)
