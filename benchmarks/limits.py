@@ -219,35 +219,36 @@ def screen_child(dataset_id: int) -> dict:
     }
 
 
-def screening_section(_: argparse.Namespace) -> str:
+def _screening_run(n_rows: int, n_features: int, decimals: int) -> list[str]:
+    """Upload a market of compatible datasets and one upload of ``n_rows``, then screen it."""
     from tests.support.services import scratch_postgres_database
 
-    n_rows, n_features, decimals = CASES[0]
     with tempfile.TemporaryDirectory() as tmp, scratch_postgres_database() as url:
         tmp_path = Path(tmp)
         env = _child_env(url, tmp_path / "var")
         _run(["manage.py", "migrate", "--noinput", "-v", "0"], env)
         # The market: six compatible datasets of other providers, published.
-        for i in range(MARKET_DATASETS):
-            csv = make_csv(tmp_path / f"market{i}.csv", MARKET_ROWS, n_features, decimals, i + 1)
-            _run(["-m", "benchmarks.limits", "--child", str(csv), f"market-{i}"], env)
-        code = "from marketplace.models import Dataset; Dataset.objects.update(status='published')"
-        _run(["manage.py", "shell", "-c", code], env)
-        csv = make_csv(tmp_path / "upload.csv", n_rows, n_features, decimals, 0)
-        _run(["-m", "benchmarks.limits", "--child", str(csv), "upload"], env)
-        code = "from marketplace.models import Dataset; print(Dataset.objects.latest('pk').pk)"
-        upload = int(_run(["manage.py", "shell", "-c", code], env).strip().splitlines()[-1])
-        run = _answer(["--screen", str(upload)], env)
-    rows = [
-        [
-            f"{n_rows:,} × {n_features + 1}",
-            f"{MARKET_DATASETS} × {MARKET_ROWS:,}",
-            f"{run['seconds']:.1f}",
-            f"{run['rss_mib']:,.0f}",
-            run["status"] + (f" ({run['hold_reason']})" if run["hold_reason"] else ""),
-            f"{max(run['similar_to'].values(), default=0.0):.3f}",
+        market = [
+            make_csv(tmp_path / f"market{i}.csv", MARKET_ROWS, n_features, decimals, i + 1)
+            for i in range(MARKET_DATASETS)
         ]
+        _upload_all(env, market, "market")
+        _publish_all(env)
+        csv = make_csv(tmp_path / "upload.csv", n_rows, n_features, decimals, 0)
+        (upload,) = _upload_all(env, [csv], "upload")
+        run = _answer(["--screen", str(upload["id"])], env)
+    return [
+        f"{n_rows:,} × {n_features + 1}",
+        f"{MARKET_DATASETS} × {MARKET_ROWS:,}",
+        f"{run['seconds']:.1f}",
+        f"{run['rss_mib']:,.0f}",
+        run["status"] + (f" ({run['hold_reason']})" if run["hold_reason"] else ""),
+        f"{max(run['similar_to'].values(), default=0.0):.3f}",
     ]
+
+
+def screening_section(_: argparse.Namespace) -> str:
+    rows = [_screening_run(*case) for case in CASES]
     header = [
         "upload",
         "compatible datasets on the market",
