@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from valuation.core.catalog import make_model
 from valuation.core.game import UtilityCache
-from valuation.core.methods import ExactShapley, PermutationShapley, RowShapley, StratifiedShapley
+from valuation.core.methods import ExactShapley, PermutationShapley, RowShapley
 from valuation.core.stopping import MaxSamples, StandardErrorBelow, StoppingRule
 
-#: With at most this many players every coalition is fitted once (2**n fits); beyond it,
-#: stratified sampling within a budget of fits (by far the most sample-efficient estimator
-#: measured, docs/benchmarks.md). "permutation" remains available by name.
+#: With at most this many players every coalition is fitted once (2**n fits): the market's
+#: bundle table is computed for tasks with at most this many candidate datasets.
 EXACT_MAX_PLAYERS = 10
 
 #: The payout basis: every row is a player and credits are computed without reading who
 #: owns a row, so no grouping of rows into datasets or accounts changes anyone's total.
 ROW_METHOD = "row_shapley"
 
-#: Methods whose work is a fixed list of coalitions (their chunks are utility tables).
-TABLE_METHODS = ("exact", "stratified")
 #: Methods whose units are all planned when the job is created (the others run rounds of
-#: samples until their stopping rule is met).
-PLANNED_METHODS = (*TABLE_METHODS, ROW_METHOD)
+#: samples until their stopping rule is met). Size-stratified sampling is the engine's (and
+#: the CLI's) estimator for many players, not a job's: its second phase is planned from the
+#: first phase's utilities, which every worker process would refit, and the market values
+#: many players by their rows instead.
+PLANNED_METHODS = ("exact", ROW_METHOD)
 
 DEFAULT_MAX_SAMPLES = 200
 DEFAULT_SAMPLES_PER_CHUNK = 10
@@ -34,10 +34,6 @@ def units_per_chunk(method: str, spec: dict) -> int:
     if method == ROW_METHOD:
         return spec.get("row_units_per_chunk", DEFAULT_ROW_UNITS_PER_CHUNK)
     return spec.get("coalitions_per_chunk", DEFAULT_COALITIONS_PER_CHUNK)
-
-
-def choose_method(n_players: int) -> str:
-    return "exact" if n_players <= EXACT_MAX_PLAYERS else "stratified"
 
 
 def stopping_rule(spec: dict) -> StoppingRule:
@@ -55,8 +51,6 @@ def build_estimator(method: str, spec: dict, seed: int, cache: UtilityCache | No
     common = {"model": model, "scorer": spec["metric"], "cache": cache}
     if method == "exact":
         return ExactShapley(**common)
-    if method == "stratified":
-        return StratifiedShapley(**common, random_state=seed, budget=spec.get("budget"))
     if method == ROW_METHOD:
         return RowShapley(
             **common,

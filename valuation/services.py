@@ -30,7 +30,6 @@ from valuation.methods import (
     PLANNED_METHODS,
     ROW_METHOD,
     build_estimator,
-    choose_method,
     stopping_rule,
     units_per_chunk,
 )
@@ -45,14 +44,18 @@ CHUNKS_PER_ROUND = 4
 CODE_VERSION = "datafair-valuation-2"
 
 
-def job_create(*, spec: dict, method: str | None = None, seed: int | None = None) -> ValuationJob:
+def job_create(*, spec: dict, method: str, seed: int | None = None) -> ValuationJob:
     """Persist a job and its first chunks (not yet enqueued: see :func:`job_enqueue`)."""
     n_players = len(spec["players"])
     if n_players == 0:
         raise ValueError("a valuation needs at least one player")
-    method = method or choose_method(n_players)
     seed = spec.get("seed") if seed is None else seed  # a deployment may pin it (tests do)
     seed = int(np.random.SeedSequence().entropy % (2**63)) if seed is None else seed
+    n_rows = sum(int(p.get("rows", 0)) for p in spec["players"])
+    if method == ROW_METHOD and n_rows < 1:
+        raise ValueError("the row method needs every player's number of rows (players[i].rows)")
+    # Built before anything is stored: an unknown method or a bad spec leaves no job behind.
+    units = build_estimator(method, spec, seed).n_units(_Shape(n_players, n_rows))
     job = ValuationJob.objects.create(
         method=method,
         spec=spec,
@@ -60,10 +63,6 @@ def job_create(*, spec: dict, method: str | None = None, seed: int | None = None
         player_names=[p["name"] for p in spec["players"]],
         code_version=CODE_VERSION,
     )
-    n_rows = sum(int(p.get("rows", 0)) for p in spec["players"])
-    if method == ROW_METHOD and n_rows < 1:
-        raise ValueError("the row method needs every player's number of rows (players[i].rows)")
-    units = build_estimator(method, spec, seed).n_units(_Shape(n_players, n_rows))
     if units is None:
         _plan_round(job)
     else:
@@ -192,8 +191,8 @@ def chunk_run(*, chunk_id: int) -> None:
 @lru_cache(maxsize=4)
 def _job_cache(job_id: int, key: str) -> InMemoryCache:
     """Coalition utilities this worker process has computed for a job (chunks of one job
-    share evaluations, e.g. the pilot coalitions of stratified sampling). ``key`` (spec,
-    method, seed) guards against a reused id."""
+    share evaluations, e.g. the empty and full coalitions every permutation starts and ends
+    with). ``key`` (spec, method, seed) guards against a reused id."""
     return InMemoryCache()
 
 

@@ -29,7 +29,7 @@ def finished():
 
 def test_an_exact_job_equals_the_engine_run_in_one_process(finished):
     spec = cancer_spec(n_players=4, coalitions_per_chunk=5)
-    job = job_create(spec=spec, seed=1)
+    job = job_create(spec=spec, method="exact", seed=1)
     assert job.method == "exact" and job.chunks.count() == 4  # 16 coalitions, 5 per chunk
     job = run_job(job)
     assert job.status == "succeeded" and job.progress == 1.0
@@ -62,7 +62,7 @@ def test_a_sampling_job_runs_rounds_until_its_rule_and_matches_the_unchunked_run
 
 
 def test_running_a_chunk_twice_counts_it_once():
-    job = job_create(spec=cancer_spec(n_players=3, coalitions_per_chunk=4), seed=1)
+    job = job_create(spec=cancer_spec(n_players=3, coalitions_per_chunk=4), method="exact", seed=1)
     first = job.chunks.order_by("index").first()
     chunk_run(chunk_id=first.pk)
     stored = ValuationChunk.objects.get(pk=first.pk).partial
@@ -76,14 +76,14 @@ def test_running_a_chunk_twice_counts_it_once():
 def test_a_broken_job_fails_visibly_and_says_why(finished):
     spec = cancer_spec(n_players=2)
     spec["players"][1]["path"] = "test/does-not-exist.parquet"
-    job = run_job(job_create(spec=spec, seed=1))
+    job = run_job(job_create(spec=spec, method="exact", seed=1))
     assert job.status == "failed"
     assert "does-not-exist" in job.error
     assert finished == [(job.pk, "failed")]
 
 
 def test_a_cancelled_job_ignores_its_queued_chunks(finished):
-    job = job_create(spec=cancer_spec(n_players=3, coalitions_per_chunk=2), seed=1)
+    job = job_create(spec=cancer_spec(n_players=3, coalitions_per_chunk=2), method="exact", seed=1)
     assert job_cancel(job) is True
     assert job_cancel(job) is False
     job = run_job(job)
@@ -92,7 +92,7 @@ def test_a_cancelled_job_ignores_its_queued_chunks(finished):
 
 
 def test_a_redelivered_chunk_announces_a_job_whose_announcement_was_lost(finished):
-    job = run_job(job_create(spec=cancer_spec(n_players=2), seed=1))
+    job = run_job(job_create(spec=cancer_spec(n_players=2), method="exact", seed=1))
     assert finished == [(job.pk, "succeeded")]
     # As if the worker died after committing the result but before the receivers ran.
     ValuationJob.objects.filter(pk=job.pk).update(notified_at=None)
@@ -108,7 +108,7 @@ def test_stale_chunks_are_the_lost_ones():
 
     from valuation.services import chunks_stale
 
-    job = job_create(spec=cancer_spec(n_players=2, coalitions_per_chunk=1), seed=1)
+    job = job_create(spec=cancer_spec(n_players=2, coalitions_per_chunk=1), method="exact", seed=1)
     first, second, third, fourth = job.chunks.order_by("index")
     long_ago = timezone.now() - timezone.timedelta(hours=2)
     ValuationChunk.objects.filter(pk=first.pk).update(status="running", started_at=long_ago)
@@ -121,26 +121,11 @@ def test_stale_chunks_are_the_lost_ones():
     assert chunks_stale(running_after=3600, pending_after=600) == []
 
 
-def test_many_providers_are_valued_by_stratified_sampling_in_chunks():
-    from valuation.core.methods import StratifiedShapley
-
-    spec = cancer_spec(n_players=11, rows=30, coalitions_per_chunk=40, budget=150)
-    job = run_job(job_create(spec=spec, seed=3))
-    assert job.method == "stratified" and job.status == "succeeded"
-    assert job.units_planned == 150 and job.chunks.count() == 4
-    data = load_job_data(spec)
-    direct = (
-        StratifiedShapley(
-            model=build_estimator("exact", spec, 3).model,
-            scorer="accuracy",
-            random_state=3,
-            budget=150,
-        )
-        .fit(data.train, data.valid)
-        .result_
-    )
-    assert job.result["values"] == pytest.approx(list(direct.values), abs=1e-12)
-    assert sum(job.result["values"]) == pytest.approx(direct.total_gain, abs=1e-9)
+def test_a_method_jobs_do_not_run_is_refused_before_anything_is_stored():
+    before = ValuationJob.objects.count()
+    with pytest.raises(ValueError, match="unknown valuation method 'stratified'"):
+        job_create(spec=cancer_spec(n_players=11, rows=30), method="stratified", seed=3)
+    assert ValuationJob.objects.count() == before and ValuationChunk.objects.count() == 0
 
 
 def test_a_row_job_merges_its_chunks_in_chunk_order_whichever_finishes_first(monkeypatch):
