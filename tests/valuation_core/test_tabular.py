@@ -57,6 +57,24 @@ def test_schema_round_trips_through_json_dicts():
         (b"a,b,z\n1,2,0\n3,4,1\n", "label column 'y' not found", None, "y"),
         (b"a,b,y\n1,2,0\n3,4,0\n", "only one class", None, "y"),
         (b"a,b,y\n1,2,0\n3,4,\n", "label 'y' is missing in row 2", 2, "y"),
+        (
+            b"a,b\x07,y\n1,2,0\n3,4,1\n",
+            "name of column 2 holds a control character (U+0007)",
+            None,
+            None,
+        ),
+        (
+            b"a,b,y\n1,x,0\n3,\x1bz,1\n",
+            "column 'b' has a control character (U+001B) in row 2",
+            2,
+            "b",
+        ),
+        (
+            b"a,b,y\n1,2,n\x7f\n3,4,m\n",
+            "label 'y' has a control character (U+007F) in row 1",
+            1,
+            "y",
+        ),
     ],
 )
 def test_bad_files_are_named_precisely(data, fragment, row, column):
@@ -89,6 +107,26 @@ def test_random_bytes_never_crash_with_anything_but_table_error():
         blob = rng.integers(0, 256, size=int(rng.integers(1, 400)), dtype=np.uint8).tobytes()
         with contextlib.suppress(TableError):
             schema_of(blob, label="y")
+
+
+def test_nul_in_a_parquet_name_or_text_cell_is_refused_by_name_and_row():
+    # CSV cannot carry NUL past its text check; Parquet strings can, and PostgreSQL's jsonb
+    # (where schemas live) cannot store them.
+    def parquet(frame: pd.DataFrame) -> bytes:
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer)
+        return buffer.getvalue()
+
+    named = pd.DataFrame({"a\x00b": [1.0, 2.0], "y": [0, 1]})
+    with pytest.raises(TableError, match=r"column 1 holds a control character \(U\+0000\)"):
+        read_table(parquet(named), name="n.parquet")
+    cells = pd.DataFrame({"a": ["x", "x\x00", "x"], "y": [0, 1, 0]})
+    with pytest.raises(TableError, match=r"'a' has a control character \(U\+0000\) in row 2"):
+        infer_schema(read_table(parquet(cells), name="c.parquet"), label="y")
+    # White space a CSV may quote stays a category.
+    spaced = pd.DataFrame({"a": ["x\ty", "x\ny", "x"], "y": [0, 1, 0]})
+    schema = infer_schema(read_table(parquet(spaced), name="s.parquet"), label="y")
+    assert schema.column("a").categories == ("x", "x\ty", "x\ny")
 
 
 def test_parquet_is_read_by_content_and_by_name():

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -287,11 +288,29 @@ def _check_records(text: str, name: str, width: int, max_rows: int | None) -> No
         raise TableError(f"{name}: malformed CSV on line {reader.line_num}: {exc}") from None
 
 
+def _control_character(text: str, allowed: str = "") -> str | None:
+    """The first control character of ``text`` not in ``allowed`` (as U+XXXX), or None.
+    PostgreSQL's jsonb, where schemas and reports live, cannot hold NUL, and no control
+    character belongs in a name shown to buyers."""
+    for char in text:
+        if char not in allowed and unicodedata.category(char) == "Cc":
+            return f"U+{ord(char):04X}"
+    return None
+
+
+#: Control characters a text cell may hold (CSV quotes them; they show as white space).
+CELL_WHITESPACE = "\t\n\r"
+
+
 def _check_columns(columns: list[str], name: str) -> None:
     seen: set[str] = set()
     for position, column in enumerate(columns, start=1):
         if not column.strip():
             raise TableError(f"{name}: column {position} has no name")
+        if code := _control_character(column):
+            raise TableError(
+                f"{name}: the name of column {position} holds a control character ({code})"
+            )
         if column in seen:
             raise TableError(f"{name}: column {column!r} appears twice", column=column)
         seen.add(column)
@@ -381,7 +400,18 @@ def _infer_column(series, name: str, max_categories: int) -> Column:
             "numbers or drop it)",
             column=name,
         )
+    _check_text(series, categories, f"column {name!r}", name)
     return Column(name, "categorical", tuple(categories))
+
+
+def _check_text(series, values: Iterable[str], what: str, name: str) -> None:
+    """Refuse a text value holding a control character other than white space, by row."""
+    for value in values:
+        if code := _control_character(value, CELL_WHITESPACE):
+            row = _first_bad_row((series.astype(str) == value).to_numpy())
+            raise TableError(
+                f"{what} has a control character ({code}) in row {row}", row=row, column=name
+            )
 
 
 def _infer_label(series, name: str, task: Task | None) -> tuple[Task, tuple, Kind]:
@@ -419,6 +449,8 @@ def _infer_label(series, name: str, task: Task | None) -> tuple[Task, tuple, Kin
         task = "classification"
         classes = tuple(sorted({str(v) for v in series.unique()}))
         kind = "categorical"
+        if len(classes) <= MAX_CLASSES:
+            _check_text(series, classes, f"label {name!r}", name)
     if len(classes) < 2:
         raise TableError(
             f"label {name!r} has only one class ({classes[0]!r}); a classifier needs at least two",
