@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.openapi import AutoSchema
@@ -53,6 +55,10 @@ def api_exception_handler(exc, context):
         body.update({k: v for k, v in exc.details.items() if v is not None})
         headers = {"Retry-After": str(body["retry_after"])} if "retry_after" in body else None
         return Response(body, status=exc.status_code, headers=headers)
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        detail = f"the request body is larger than {limit} bytes; send files as multipart uploads"
+        return Response({"detail": detail}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     response = exception_handler(exc, context)
     if response is None:
         return None
@@ -86,6 +92,7 @@ ERROR_DESCRIPTIONS = {
     401: "No valid credentials: send `Authorization: Token <token>`.",
     403: "Authenticated, but this account may not do this (role, entitlement or CSRF).",
     404: "No such object among those visible to you, or no such page of results.",
+    413: "The request body is larger than the server reads (files go as multipart uploads).",
     415: "The body's Content-Type is not one this operation reads (see its request body).",
     429: "Too many requests of this kind; `detail` says when to retry.",
 }
@@ -98,7 +105,8 @@ class ApiSchema(AutoSchema):
     (a request body, filter or search parameters, extra header or query parameters) may give 400;
     anything but ``AllowAny`` may give 401; a role check, or an unsafe method (session
     clients need CSRF), may give 403; a path parameter or a page number may give 404; a body
-    in a media type the operation does not read gives 415; throttling may give 429. Errors an
+    larger than Django reads gives 413, and one in a media type the operation does not read
+    415; throttling may give 429. Errors an
     operation declares itself are kept as declared.
     """
 
@@ -131,7 +139,7 @@ class ApiSchema(AutoSchema):
         takes_body = (
             method not in permissions.SAFE_METHODS and self.get_request_serializer() is not None
         )
-        codes = {415} if takes_body else set()
+        codes = {413, 415} if takes_body else set()
         if (
             takes_body
             # filter values are validated, and so is the search text (no NUL characters)

@@ -17,6 +17,7 @@ from typing import TypeVar
 
 __all__ = [
     "BPS_PER_UNIT",
+    "MAX_AMOUNT_CENTS",
     "MEASUREMENT_DECIMALS",
     "check_bps",
     "check_cents",
@@ -33,6 +34,11 @@ BPS_PER_UNIT = 10_000
 #: 1e-12, so rounding there removes only binary representation noise (0.29 is stored as
 #: 0.28999999999999998; quantised it is exactly 29/100 and cannot lose a cent to floor()).
 MEASUREMENT_DECIMALS = 12
+
+#: The largest amount one field may carry (a reserve, a budget, a value per point): 100
+#: million in major units. Far below PostgreSQL's bigint (9.2e18), so the sums the ledger and
+#: the pricing make of many such amounts stay exact and storable.
+MAX_AMOUNT_CENTS = 10**10
 
 K = TypeVar("K", bound=Hashable)
 Number = int | float | Fraction | Decimal | str

@@ -26,6 +26,7 @@ from marketplace.services.datasets import (
     dataset_review,
 )
 from marketplace.services.errors import PermissionDenied
+from pricing.money import MAX_AMOUNT_CENTS
 
 
 class DatasetOut(serializers.ModelSerializer):
@@ -140,7 +141,9 @@ class DatasetUploadIn(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, default="")
     license = serializers.CharField(max_length=100)
     label_column = serializers.CharField(max_length=200)
-    reserve_price_cents = serializers.IntegerField(min_value=0, default=0)
+    reserve_price_cents = serializers.IntegerField(
+        min_value=0, max_value=MAX_AMOUNT_CENTS, default=0
+    )
     preview_policy = serializers.ChoiceField(choices=Dataset.Preview.choices, default="head")
 
 

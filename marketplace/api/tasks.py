@@ -17,6 +17,7 @@ from marketplace.selectors.tasks import order_list, payout_list, task_list
 from marketplace.services.insights import insight_for, task_row_offer
 from marketplace.services.purchases import task_purchase
 from marketplace.services.tasks import task_cancel, task_progress, task_status, task_submit
+from pricing.money import MAX_AMOUNT_CENTS
 from valuation.core.catalog import METRICS, MODELS
 
 
@@ -77,9 +78,11 @@ class TaskIn(serializers.Serializer):
     label_column = serializers.CharField(max_length=200)
     metric = serializers.ChoiceField(choices=list(METRICS))
     model = serializers.ChoiceField(choices=list(MODELS))
-    budget_cents = serializers.IntegerField(min_value=1, max_value=10**10)
+    budget_cents = serializers.IntegerField(min_value=1, max_value=MAX_AMOUNT_CENTS)
     value_per_point_cents = serializers.IntegerField(
-        min_value=0, max_value=10**10, help_text="What 0.01 of metric improvement is worth."
+        min_value=0,
+        max_value=MAX_AMOUNT_CENTS,
+        help_text="What 0.01 of metric improvement is worth.",
     )
     baseline_file = UploadField(required=False, help_text="Your own training data.")
     candidates = serializers.ListField(
@@ -284,7 +287,7 @@ class TaskInsightApi(APIView):
 
 class RowOfferIn(serializers.Serializer):
     budget_cents = serializers.IntegerField(
-        min_value=0, max_value=10**10, help_text="At most the task's budget."
+        min_value=0, max_value=MAX_AMOUNT_CENTS, help_text="At most the task's budget."
     )
 
 

@@ -28,6 +28,7 @@ from marketplace.services import rowhashes
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import Conflict, PermissionDenied, ServiceError
 from marketplace.services.storage import files_with_rows
+from marketplace.services.wallet import check_amount
 from valuation.core.tabular import TableError, infer_schema, read_table, row_hashes
 
 PREVIEW_ROWS = 5
@@ -99,6 +100,7 @@ def dataset_create(
 ) -> Dataset:
     if not owner.profile.is_provider:
         raise PermissionDenied("only providers can upload datasets")
+    check_amount(reserve_price_cents, "reserve_price_cents", minimum=0)
     frame, schema, raw = read_upload(upload, field="file", label=label_column)
     sha = hashlib.sha256(raw).hexdigest()
     hashes = row_hashes(frame)

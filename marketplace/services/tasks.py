@@ -22,7 +22,7 @@ from marketplace.services.datasets import read_upload
 from marketplace.services.errors import Conflict, PermissionDenied, ServiceError, Throttled
 from marketplace.services.insights import insight_schedule
 from marketplace.services.storage import files_with_rows
-from marketplace.services.wallet import wallet_hold, wallet_release
+from marketplace.services.wallet import check_amount, wallet_hold, wallet_release
 from pricing.bundle import choose_bundle
 from pricing.lift import Lift
 from pricing.quote import ROW_BASIS, BundleValuation, quote
@@ -100,6 +100,8 @@ def task_submit(
     """Check the task, hold its budget, persist it and start its valuation."""
     if not consumer.profile.is_consumer:
         raise PermissionDenied("only consumers can submit tasks")
+    check_amount(budget_cents, "budget_cents")
+    check_amount(value_per_point_cents, "value_per_point_cents", minimum=0)
     _check_rate(consumer)
     _, schema, valid_raw = read_upload(validation_file, field="validation_file", label=label_column)
     try:

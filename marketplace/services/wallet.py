@@ -14,6 +14,7 @@ from marketplace.models import JournalEntry, LedgerAccount
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import ServiceError
 from marketplace.services.ledger import ledger_account, ledger_post
+from pricing.money import MAX_AMOUNT_CENTS
 
 MAX_DEPOSIT_CENTS = 100_000_000  # one million in major units per deposit
 
@@ -30,16 +31,24 @@ class DemoCreditGateway:
         return f"demo-credit-{user.pk}"
 
 
-def _check_amount(amount_cents: int, field: str = "amount_cents") -> None:
-    if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents <= 0:
-        raise ServiceError("must be a positive whole number of cents", field=field)
+def check_amount(
+    amount_cents: int,
+    field: str = "amount_cents",
+    *,
+    minimum: int = 1,
+    maximum: int = MAX_AMOUNT_CENTS,
+) -> None:
+    """Refuse an amount that is not a whole number of cents in ``[minimum, maximum]``,
+    naming the field: every amount a user sets passes here before it is stored."""
+    if not isinstance(amount_cents, int) or isinstance(amount_cents, bool):
+        raise ServiceError("must be a whole number of cents", field=field)
+    if not minimum <= amount_cents <= maximum:
+        raise ServiceError(f"must be from {minimum} to {maximum} cents", field=field)
 
 
 @transaction.atomic
 def wallet_deposit(*, user, amount_cents: int, gateway: PaymentGateway | None = None):
-    _check_amount(amount_cents)
-    if amount_cents > MAX_DEPOSIT_CENTS:
-        raise ServiceError(f"at most {MAX_DEPOSIT_CENTS} cents per deposit", field="amount_cents")
+    check_amount(amount_cents, maximum=MAX_DEPOSIT_CENTS)
     reference = (gateway or DemoCreditGateway()).charge(user=user, amount_cents=amount_cents)
     entry = ledger_post(
         kind=JournalEntry.Kind.DEPOSIT,
@@ -56,7 +65,7 @@ def wallet_deposit(*, user, amount_cents: int, gateway: PaymentGateway | None = 
 
 def wallet_hold(*, user, amount_cents: int, reference: str) -> JournalEntry:
     """Move ``amount_cents`` from spendable to held; fails with InsufficientFunds."""
-    _check_amount(amount_cents, field="budget_cents")
+    check_amount(amount_cents, field="budget_cents")
     entry = ledger_post(
         kind=JournalEntry.Kind.HOLD,
         memo=f"hold {amount_cents} cents for {reference}",

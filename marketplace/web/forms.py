@@ -17,6 +17,7 @@ from marketplace.services.accounts import ROLES
 from marketplace.services.errors import ServiceError
 from marketplace.services.wallet import MAX_DEPOSIT_CENTS
 from marketplace.web.formatting import money, sentence
+from pricing.money import MAX_AMOUNT_CENTS
 from valuation.core.catalog import METRIC_LABELS, METRICS, MODEL_LABELS, MODELS
 
 TASK_KINDS = [
@@ -29,7 +30,7 @@ TABLE_ACCEPT = ".csv,.parquet,text/csv"
 class CentsField(forms.DecimalField):
     """An amount typed in currency units (``12.50``), cleaned to integer cents (``1250``)."""
 
-    def __init__(self, *, min_cents: int = 0, max_cents: int = 10**10, **kwargs):
+    def __init__(self, *, min_cents: int = 0, max_cents: int = MAX_AMOUNT_CENTS, **kwargs):
         kwargs.setdefault("widget", forms.NumberInput(attrs={"inputmode": "decimal"}))
         super().__init__(
             max_digits=14,

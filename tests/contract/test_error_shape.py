@@ -71,6 +71,13 @@ def test_a_body_in_a_media_type_the_operation_does_not_read_is_a_415(client, url
     assert "text/plain" in body["detail"]
 
 
+@pytest.mark.parametrize("url", ["/api/auth/register/", "/api/wallet/deposit/"])
+def test_a_body_larger_than_django_reads_is_a_413(client, url, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    body = assert_error_shape(client.post(url, {"note": "x" * 200}, format="json"), 413)
+    assert "larger than 100 bytes" in body["detail"]
+
+
 def test_the_schema_and_docs_still_answer_beside_the_catch_all():
     assert APIClient().get("/api/schema/").status_code == 200
     assert APIClient().get("/api/docs/").status_code == 200

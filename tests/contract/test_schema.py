@@ -94,7 +94,8 @@ def test_every_documented_error_uses_the_one_shape(schema):
 
 def test_every_operation_documents_the_errors_drf_can_answer(schema):
     """Read the obligations off the schema itself: a secured operation can answer 401, one with
-    a path parameter 404, one with a request body 400 and 415 (a body in another media type),
+    a path parameter 404, one with a request body 400, 413 (too large) and 415 (a body in
+    another media type),
     a paginated list 404 (a page past the end), a searchable list 400 (the search text is
     validated)."""
     missing = []
@@ -105,7 +106,7 @@ def test_every_operation_documents_the_errors_drf_can_answer(schema):
         if "{" in path:
             expected.add("404")
         if "requestBody" in operation:
-            expected |= {"400", "415"}
+            expected |= {"400", "413", "415"}
         parameters = {p["name"] for p in operation.get("parameters", [])}
         if "page" in parameters:
             expected.add("404")
