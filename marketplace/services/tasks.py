@@ -65,7 +65,9 @@ def _candidates(consumer, schema: Schema, requested: list[int] | None) -> list[D
 
 def _check_rate(consumer) -> None:
     """At most DATAFAIR_TASKS_PER_HOUR tasks per consumer in any hour (counted in the
-    database, so every web and API process agrees)."""
+    database, so every web and API process agrees). :func:`task_submit` checks it once
+    early (to refuse before reading files) and again under a lock on the consumer's row in
+    the transaction that inserts the task, so concurrent submissions cannot both pass."""
     limit = settings.DATAFAIR_TASKS_PER_HOUR
     if limit <= 0:
         raise Throttled("this server is not accepting new valuations", retry_after=3600)
@@ -126,6 +128,9 @@ def task_submit(
     chosen = _candidates(consumer, schema, candidates)
     encoder = Encoder.for_schemas(schema, [Schema.from_dict(d.schema) for d in chosen])
     with files_with_rows() as save:
+        # Submissions of one consumer queue here (SQLite's IMMEDIATE transactions already do).
+        type(consumer).objects.select_for_update().get(pk=consumer.pk)
+        _check_rate(consumer)
         task = Task(
             consumer=consumer,
             title=title,
@@ -237,6 +242,10 @@ def task_cancel(*, task: Task, user) -> Task:
     if not any(stopped):
         _release_hold(task, Task.Status.CANCELLED)
     task.refresh_from_db()
+    if task.status != Task.Status.CANCELLED:
+        # A purchase (or a failure) committed between the check above and the release,
+        # which left the task as it was: the cancel lost.
+        raise Conflict(f"the task was {task.status} before it could be cancelled")
     return task
 
 

@@ -112,6 +112,45 @@ def test_concurrent_purchases_with_different_keys_buy_the_task_once():
     assert_money_conserved()
 
 
+def test_concurrent_submissions_cannot_pass_the_hourly_limit_together(settings):
+    settings.DATAFAIR_TASKS_PER_HOUR = 3
+    provider = make_user("rp", "provider")
+    publish(client_for(provider), table_csv(60, seed=1), "data")
+    consumer = make_user("rbuyer", "consumer")
+    wallet_deposit(user=consumer, amount_cents=50_000)
+
+    def submit(i: int):
+        form = {
+            "validation_file": upload(table_csv(60, seed=9), "valid.csv"),
+            "label_column": "y",
+            "metric": "accuracy",
+            "model": "logistic_regression",
+            "budget_cents": 1_000,
+            "value_per_point_cents": 100,
+        }
+        return client_for(consumer).post("/api/tasks/", form, format="multipart")
+
+    responses = in_parallel(8, submit)
+    assert Counter(r.status_code for r in responses) == {201: 3, 429: 5}
+    assert Task.objects.count() == 3
+    assert client_for(consumer).get("/api/wallet/").json()["held_cents"] == 3_000
+    assert_money_conserved()
+
+
+def test_a_cancel_that_loses_to_a_purchase_is_a_409():
+    from marketplace.services.errors import Conflict
+    from marketplace.services.purchases import task_purchase
+    from marketplace.services.tasks import task_cancel
+
+    consumer, task = quoted_task()
+    stale = Task.objects.get(pk=task.pk)  # read by the cancel before the purchase commits
+    task_purchase(task=task, user=consumer)
+    with pytest.raises(Conflict, match="purchased before it could be cancelled"):
+        task_cancel(task=stale, user=consumer)
+    assert Task.objects.get(pk=task.pk).status == "purchased"
+    assert_money_conserved()
+
+
 def test_concurrent_tasks_never_overdraw_one_wallet():
     provider = make_user("wp", "provider")
     publish(client_for(provider), table_csv(60, seed=1), "data")
