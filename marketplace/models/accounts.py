@@ -10,6 +10,9 @@ class Profile(models.Model):
     )
     is_provider = models.BooleanField(default=False)
     is_consumer = models.BooleanField(default=False)
+    #: What the username looks like (:func:`marketplace.services.accounts.name_skeleton`):
+    #: a new name whose skeleton is taken is refused, so no one registers a look-alike.
+    name_skeleton = models.CharField(max_length=150, db_index=True, default="", editable=False)
 
     def __str__(self) -> str:
         return f"{self.user} ({', '.join(self.roles) or 'no role'})"

@@ -60,3 +60,37 @@ def test_anonymous_requests_are_refused_in_the_error_shape():
     response = APIClient().get("/api/me/")
     assert response.status_code == 401
     assert set(response.json()) == {"detail"}
+
+
+@pytest.mark.parametrize(
+    "look_alike",
+    [
+        "m_c\u043ens1",  # a Cyrillic о
+        "\uff4d_cons1",  # a fullwidth ｍ
+        "M_CONS1",  # only the case differs
+        "m_consl",  # l for 1
+        "m_c\u03bfns1",  # a Greek ο
+    ],
+)
+def test_a_username_that_looks_like_a_registered_one_is_refused(look_alike):
+    from django.contrib.auth import get_user_model
+
+    client = APIClient()
+
+    def register(username: str):
+        body = {"username": username, "password": "correct-horse-9", "roles": ["provider"]}
+        return client.post("/api/auth/register/", body, format="json")
+
+    assert register("m_cons1").status_code == 201
+    response = register(look_alike)
+    assert response.status_code == 400, response.json()
+    assert "username" in response.json()["errors"]
+    assert list(get_user_model().objects.values_list("username", flat=True)) == ["m_cons1"]
+    assert register("m_cons2").status_code == 201, "a name that only resembles is fine"
+
+
+def test_fullwidth_letters_are_stored_as_their_ascii_form():
+    body = {"username": "\uff41nn", "password": "correct-horse-9", "roles": ["consumer"]}
+    response = APIClient().post("/api/auth/register/", body, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["username"] == "ann"
