@@ -13,6 +13,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -129,7 +130,7 @@ def task_submit(
     encoder = Encoder.for_schemas(schema, [Schema.from_dict(d.schema) for d in chosen])
     with files_with_rows() as save:
         # Submissions of one consumer queue here (SQLite's IMMEDIATE transactions already do).
-        type(consumer).objects.select_for_update().get(pk=consumer.pk)
+        get_user_model().objects.select_for_update().get(pk=consumer.pk)
         _check_rate(consumer)
         task = Task(
             consumer=consumer,
