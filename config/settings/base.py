@@ -145,7 +145,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # --- API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "config.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -205,6 +205,9 @@ DATAFAIR_SIMILARITY_CHANCE = float(env_str("DATAFAIR_SIMILARITY_CHANCE", "0.05")
 # How many valuations (tasks) one consumer may start per hour, API and web alike: valuation
 # is the expensive part, and repeated quotes must not be a way to probe providers' data.
 DATAFAIR_TASKS_PER_HOUR = env_int("DATAFAIR_TASKS_PER_HOUR", 30)
+# API tokens are refused this many days after they were issued (0: never); logging in
+# again issues a new one (config/authentication.py).
+DATAFAIR_TOKEN_TTL_DAYS = env_int("DATAFAIR_TOKEN_TTL_DAYS", 30)
 
 # Market policy: the platform's fee on every sale, in basis points of the charge.
 DATAFAIR_FEE_BPS = env_int("DATAFAIR_FEE_BPS", 1000)

@@ -3,11 +3,12 @@
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import ApiSchema, ErrorSerializer, api_schema
+from config.authentication import ExpiringTokenAuthentication, token_expired
 from marketplace.services.accounts import ROLES, user_register
 
 
@@ -66,8 +67,19 @@ class TokenOut(serializers.Serializer):
 
 class TokenApi(ObtainAuthToken):
     schema = ApiSchema()
-    # No authentication: logging in again is how a client replaces a stale token.
+    # No authentication to log in: logging in again is how a client replaces a stale token.
+    # Revoking (DELETE) needs the token itself.
     authentication_classes = []
+
+    def get_authenticators(self):
+        if self.request is not None and self.request.method == "DELETE":
+            return [ExpiringTokenAuthentication()]
+        return []
+
+    def get_permissions(self):
+        if self.request is not None and self.request.method == "DELETE":
+            return [IsAuthenticated()]
+        return [AllowAny()]
 
     @api_schema(
         request=ObtainAuthToken.serializer_class,
@@ -75,7 +87,20 @@ class TokenApi(ObtainAuthToken):
         auth=[],
     )
     def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = serializer.validated_data["user"]
+        token, _ = Token.objects.get_or_create(user=user)
+        if token_expired(token):  # a new key, not the old one with a new date
+            token.delete()
+            token = Token.objects.create(user=user)
+        return Response({"token": token.key})
+
+    @api_schema(request=None, responses={204: None})
+    def delete(self, request, *args, **kwargs):
+        """Revoke the token this request is signed with; log in again for a new one."""
+        request.auth.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeApi(APIView):

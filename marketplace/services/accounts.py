@@ -58,6 +58,19 @@ def name_skeleton(username: str) -> str:
     return "".join(prototypes.get(char, char) for char in folded)
 
 
+def revoke_tokens_on_password_change(sender, instance, update_fields=None, **kwargs) -> None:
+    """Receiver of the user model's ``pre_save``: a saved password that differs from the
+    stored one (a change in the admin, ``changepassword``, a reset) revokes the account's API
+    tokens, so whoever held one must log in with the new password."""
+    from rest_framework.authtoken.models import Token
+
+    if instance.pk is None or (update_fields is not None and "password" not in update_fields):
+        return
+    stored = type(instance).objects.filter(pk=instance.pk).values_list("password", flat=True)
+    if stored.first() not in (None, instance.password):
+        Token.objects.filter(user_id=instance.pk).delete()
+
+
 @transaction.atomic
 def user_register(*, username: str, password: str, email: str = "", roles: Iterable[str]):
     roles = set(roles)

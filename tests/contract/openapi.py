@@ -46,4 +46,6 @@ def load_schema(config: SchemathesisConfig | None = None):
 
 
 def token_header(user) -> dict[str, str]:
-    return {"Authorization": f"Token {Token.objects.get(user=user).key}"}
+    """The user's API token header; a new token when a call (``DELETE /api/auth/token/``)
+    revoked the last one."""
+    return {"Authorization": f"Token {Token.objects.get_or_create(user=user)[0].key}"}

@@ -94,3 +94,53 @@ def test_fullwidth_letters_are_stored_as_their_ascii_form():
     response = APIClient().post("/api/auth/register/", body, format="json")
     assert response.status_code == 201, response.json()
     assert response.json()["username"] == "ann"
+
+
+def _registered(username: str = "tok") -> tuple[APIClient, str]:
+    body = {"username": username, "password": "correct-horse-9", "roles": ["consumer"]}
+    token = APIClient().post("/api/auth/register/", body, format="json").json()["token"]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client, token
+
+
+def test_a_revoked_token_is_refused_and_logging_in_issues_a_new_one():
+    client, token = _registered()
+    assert client.get("/api/me/").status_code == 200
+    assert client.delete("/api/auth/token/").status_code == 204
+    assert client.get("/api/me/").status_code == 401
+    login = {"username": "tok", "password": "correct-horse-9"}
+    fresh = APIClient().post("/api/auth/token/", login, format="json").json()["token"]
+    assert fresh != token
+    assert APIClient().delete("/api/auth/token/").status_code == 401, "revoking needs a token"
+
+
+def test_a_password_change_revokes_the_accounts_tokens():
+    from django.contrib.auth import get_user_model
+
+    client, _ = _registered()
+    user = get_user_model().objects.get(username="tok")
+    user.email = "new@x.io"
+    user.save()  # saving without a new password keeps the token
+    assert client.get("/api/me/").status_code == 200
+    user.set_password("another-horse-7")
+    user.save()
+    assert client.get("/api/me/").status_code == 401
+
+
+def test_an_expired_token_is_refused_and_replaced_at_login(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from rest_framework.authtoken.models import Token
+
+    settings.DATAFAIR_TOKEN_TTL_DAYS = 30
+    client, token = _registered()
+    Token.objects.filter(key=token).update(created=timezone.now() - timedelta(days=31))
+    response = client.get("/api/me/")
+    assert response.status_code == 401 and "expired" in response.json()["detail"]
+    login = {"username": "tok", "password": "correct-horse-9"}
+    fresh = APIClient().post("/api/auth/token/", login, format="json").json()["token"]
+    assert fresh != token
+    client.credentials(HTTP_AUTHORIZATION=f"Token {fresh}")
+    assert client.get("/api/me/").status_code == 200
