@@ -50,8 +50,16 @@ class DatasetOut(serializers.ModelSerializer):
             "preview_policy",
             "status",
             "sales_count",
+            "formula_cells",
             "created_at",
         ]
+        extra_kwargs = {
+            "formula_cells": {
+                "help_text": "Rows per text column whose cell a spreadsheet would run as a "
+                "formula (e.g. =HYPERLINK(...)); download with ?neutralise=true to get them "
+                "as text."
+            }
+        }
 
     def get_columns(self, dataset) -> list[str]:
         return [c["name"] for c in dataset.schema["features"]]
@@ -205,21 +213,35 @@ class DatasetDetailApi(generics.RetrieveAPIView):
         return dataset_visible(user=self.request.user)
 
 
+class DownloadQuery(serializers.Serializer):
+    neutralise = serializers.BooleanField(
+        default=False,
+        help_text="Prefix the CSV's formula cells (see formula_cells) with ' so spreadsheets "
+        "show them as text; the file is otherwise unchanged.",
+    )
+
+
 class DatasetDownloadApi(APIView):
     schema = ApiSchema()
 
     @api_schema(
+        parameters=[DownloadQuery],
         responses={
             (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY),
             403: ErrorSerializer,
             404: ErrorSerializer,
-        }
+        },
     )
     def get(self, request, pk: int):
         dataset = generics.get_object_or_404(dataset_visible(user=request.user), pk=pk)
-        # The file exactly as uploaded; its name, not its bytes, would decide a guessed type.
+        query = DownloadQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        # The file exactly as uploaded (unless neutralised); its name, not its bytes, would
+        # decide a guessed type.
         return FileResponse(
-            dataset_download(user=request.user, dataset=dataset),
+            dataset_download(
+                user=request.user, dataset=dataset, neutralise=query.validated_data["neutralise"]
+            ),
             as_attachment=True,
             filename=dataset.original_name,
             content_type="application/octet-stream",

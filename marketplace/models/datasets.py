@@ -42,6 +42,9 @@ class Dataset(models.Model):
     task_type = models.CharField(max_length=20)
     preview = models.JSONField(default=list)
     quality = models.JSONField(default=dict)
+    #: Rows per text column that a spreadsheet would run as a formula (``=HYPERLINK(...)``),
+    #: found at upload and shown to buyers, who may download those cells neutralised.
+    formula_cells = models.JSONField(default=dict)
     duplicate_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -29,7 +29,14 @@ from marketplace.services.audit import audit_record
 from marketplace.services.errors import Conflict, PermissionDenied, ServiceError
 from marketplace.services.storage import files_with_rows
 from marketplace.services.wallet import check_amount
-from valuation.core.tabular import TableError, infer_schema, read_table, row_hashes
+from valuation.core.tabular import (
+    TableError,
+    formula_cells,
+    infer_schema,
+    neutralise_formulas,
+    read_table,
+    row_hashes,
+)
 
 PREVIEW_ROWS = 5
 
@@ -134,6 +141,7 @@ def dataset_create(
         task_type=schema.task,
         preview=_preview(frame, preview_policy, seed=int(sha[:8], 16)),
         quality=quality,
+        formula_cells=formula_cells(frame, schema),
         duplicate_of=duplicate_of,
         status=Dataset.Status.SCREENING,
     )
@@ -194,23 +202,34 @@ def dataset_review(*, dataset: Dataset, user, decision: str, note: str = "") -> 
     return locked
 
 
-def dataset_download(*, user, dataset: Dataset) -> File:
+def dataset_download(*, user, dataset: Dataset, neutralise: bool = False) -> File:
     """Open a dataset's original file for its owner or a buyer; a buyer's download is
     counted and audited (re-downloads are free, so every one is allowed). A buyer of some
-    rows only (a row-level order) gets a file of the same format holding those rows."""
-    if dataset.owner_id == user.pk:
-        return dataset.original_file.open("rb")
-    entitlement = dataset_entitlement(user=user, dataset=dataset)
-    if entitlement is None:
-        raise PermissionDenied("buy this dataset (through a task's quote) to download it")
-    Entitlement.objects.filter(pk=entitlement.pk).update(download_count=F("download_count") + 1)
-    audit_record(actor=user, action="dataset.download", obj=dataset)
-    rows = entitled_rows(user=user, dataset_ids=[dataset.pk])[dataset.pk]
-    if rows is None:
+    rows only (a row-level order) gets a file of the same format holding those rows.
+
+    With ``neutralise``, a CSV file's formula cells (``Dataset.formula_cells``) come
+    prefixed with ``'`` so a spreadsheet shows them as text; without it, the bytes are the
+    provider's (a Parquet file, which spreadsheets do not open as CSV, is never changed)."""
+    if dataset.owner_id != user.pk:
+        entitlement = dataset_entitlement(user=user, dataset=dataset)
+        if entitlement is None:
+            raise PermissionDenied("buy this dataset (through a task's quote) to download it")
+        Entitlement.objects.filter(pk=entitlement.pk).update(download_count=F("download_count") + 1)
+        audit_record(actor=user, action="dataset.download", obj=dataset)
+        rows = entitled_rows(user=user, dataset_ids=[dataset.pk])[dataset.pk]
+    else:
+        rows = None
+    is_csv = not dataset.original_name.lower().endswith(".parquet")
+    rewrite = neutralise and is_csv and bool(dataset.formula_cells)
+    if rows is None and not rewrite:
         return dataset.original_file.open("rb")
     with dataset.original_file.open("rb") as handle:
         raw = handle.read()
-    return File(io.BytesIO(rows_of_file(raw, dataset.original_name, sorted(rows))))
+    if rows is not None:
+        raw = rows_of_file(raw, dataset.original_name, sorted(rows))
+    if rewrite and not raw.startswith(b"PAR1"):  # Parquet under another name stays as is
+        raw = neutralise_formulas(raw)
+    return File(io.BytesIO(raw))
 
 
 def rows_of_file(raw: bytes, name: str, rows: list[int]) -> bytes:

@@ -120,3 +120,30 @@ def test_a_json_body_over_the_size_limit_is_a_413_in_the_error_shape(consumer_cl
     )
     assert response.status_code == 413, response.content
     assert "larger than 1000 bytes" in response.json()["detail"]
+
+
+FORMULA_CSV = b"".join(
+    [b"f1,link,y\n"]
+    + [
+        f'{i},"{"=HYPERLINK(http://evil.example,x)" if i % 5 == 0 else "ok"}",{i % 2}\n'.encode()
+        for i in range(20)
+    ]
+)
+
+
+def test_formula_cells_are_flagged_to_buyers_and_downloadable_neutralised(
+    provider_client, consumer_client
+):
+    response = post_dataset(provider_client, FORMULA_CSV, "links.csv")
+    assert response.status_code == 201, response.content
+    pk = response.json()["id"]
+    Dataset.objects.filter(pk=pk).update(status=Dataset.Status.PUBLISHED)
+    assert consumer_client.get(f"/api/datasets/{pk}/").json()["formula_cells"] == {"link": 4}
+    original = provider_client.get(f"/api/datasets/{pk}/download/")
+    assert b"".join(original.streaming_content) == FORMULA_CSV, "byte for byte by default"
+    neutral = provider_client.get(f"/api/datasets/{pk}/download/", {"neutralise": "true"})
+    body = b"".join(neutral.streaming_content).decode()
+    assert body.count("'=HYPERLINK") == 4 and body.count("=HYPERLINK") == 4
+    assert (
+        provider_client.get(f"/api/datasets/{pk}/download/", {"neutralise": "x"}).status_code == 400
+    )

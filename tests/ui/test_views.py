@@ -169,6 +169,19 @@ def test_downloads_need_a_purchase(client, market):
     assert b"".join(own.streaming_content) == table_csv(80, seed=1)
 
 
+def test_formula_cells_are_warned_about_on_the_page_and_neutralised_by_its_download(
+    client, market
+):
+    dataset = market["datasets"][0]
+    Dataset.objects.filter(pk=dataset.pk).update(formula_cells={"colour": 3})
+    signed_in(client, market["carl"])
+    page = html.unescape(client.get(f"/datasets/{dataset.pk}/").content.decode())
+    assert "Spreadsheet formulas." in page and "colour (3 rows)" in re.sub(r"<[^>]+>", "", page)
+    client.force_login(market["paula"])
+    page = client.get(f"/datasets/{dataset.pk}/").content.decode()
+    assert "Spreadsheet formulas." in page
+
+
 # --- errors where they happen, nothing typed lost -------------------------------------------
 
 

@@ -179,3 +179,30 @@ def test_row_hashes_ignore_column_order_and_number_spelling():
     assert ha[0] == ha[2] != ha[1]
     assert ha[0] == hb[0]
     assert hb[1] not in set(ha)
+
+
+def test_formula_cells_are_found_in_text_columns_and_neutralised_in_the_csv_only():
+    from valuation.core.tabular import formula_cells, neutralise_formulas
+
+    raw = (
+        b"age,link,y\n"
+        b'-1.5,"=HYPERLINK(""http://evil.example"",""x"")",yes\n'
+        b"2,@SUM(A1),no\n"
+        b"3,plain,yes\n"
+        b"+4,-3,no\n"
+        b"5,plain,=cmd\n"
+    )
+    frame = read_table(raw, name="f.csv")
+    schema = infer_schema(frame, label="y")
+    # -3 is a number in a text column: a spreadsheet reads it as one, not as a formula.
+    assert formula_cells(frame, schema) == {"link": 2, "y": 1}
+    neutral = read_table(neutralise_formulas(raw), name="n.csv")
+    assert neutral["link"].tolist() == [
+        '\'=HYPERLINK("http://evil.example","x")',
+        "'@SUM(A1)",
+        "plain",
+        "-3",
+        "plain",
+    ]
+    assert neutral["y"].tolist()[-1] == "'=cmd"
+    assert neutral["age"].tolist() == frame["age"].tolist(), "numbers stay as they were"

@@ -530,6 +530,52 @@ def labels(frame, schema: Schema) -> np.ndarray:
     return series.astype(str).to_numpy()
 
 
+# --- spreadsheet formulas -----------------------------------------------------------------
+
+#: A text cell starting with one of these is run as a formula by spreadsheet programs that
+#: open a CSV (OWASP's "CSV injection": ``=HYPERLINK(...)``, ``@SUM(...)``, ``+cmd|...``).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _is_formula(cell: str) -> bool:
+    """Whether a text cell would be read as a formula: it starts with a formula prefix and
+    is not a number (``-1.5`` and ``+3`` are numbers to a spreadsheet, not formulas)."""
+    if not cell.startswith(FORMULA_PREFIXES):
+        return False
+    try:
+        float(cell)
+    except ValueError:
+        return True
+    return False
+
+
+def formula_cells(frame, schema: Schema) -> dict[str, int]:
+    """Rows per text column (features and a text label) whose cell a spreadsheet would run
+    as a formula; columns without any are left out. Text columns hold few distinct values
+    (at most the category limit), so only those are tested."""
+    text = [c.name for c in schema.features if c.kind == "categorical"]
+    if schema.label_kind == "categorical":
+        text.append(schema.label)
+    found = {}
+    for name in text:
+        values = frame[name].astype(str)
+        formulas = [v for v in values.unique() if _is_formula(v)]
+        if formulas:
+            found[name] = int(values.isin(formulas).sum())
+    return found
+
+
+def neutralise_formulas(raw: bytes) -> bytes:
+    """A CSV file with every formula cell (:func:`_is_formula`) prefixed by ``'`` so that a
+    spreadsheet shows it as text; every other cell, and the row order, as they were."""
+    records = csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for record in records:
+        writer.writerow(["'" + cell if _is_formula(cell) else cell for cell in record])
+    return out.getvalue().encode()
+
+
 # --- identity -----------------------------------------------------------------------------
 
 

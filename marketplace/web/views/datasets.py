@@ -131,7 +131,9 @@ def _report(dataset: Dataset) -> dict | None:
 def dataset_file(request, pk: int):
     dataset = get_object_or_404(dataset_visible(user=request.user), pk=pk)
     try:
-        file = dataset_download(user=request.user, dataset=dataset)
+        file = dataset_download(
+            user=request.user, dataset=dataset, neutralise=request.GET.get("neutralise") == "1"
+        )
     except ServiceError as exc:
         raise PermissionDenied(f"{sentence(exc.message)}.") from None
     return FileResponse(file, as_attachment=True, filename=dataset.original_name)
