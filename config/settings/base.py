@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "marketplace",
     "valuation",
     "pricing",
@@ -164,11 +165,18 @@ REST_FRAMEWORK = {
     ],
     "EXCEPTION_HANDLER": "config.api.api_exception_handler",
 }
+# Where the Django admin lives: a path of the deployment's choosing keeps it out of the way
+# of scripts that try /admin/ on every site.
+DATAFAIR_ADMIN_PATH = ((env_str("DATAFAIR_ADMIN_PATH") or "").strip("/") or "admin") + "/"
 SPECTACULAR_SETTINGS = {
     "TITLE": "DataFair API",
     "DESCRIPTION": "A data marketplace that prices data by what it is worth to the buyer.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from our own static files (drf-spectacular-sidecar), not a CDN at @latest.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "DatasetStatusEnum": "marketplace.models.datasets.Dataset.Status",
         "TaskStatusEnum": "marketplace.models.tasks.Task.Status",

@@ -11,7 +11,9 @@ from tests.support.services import REPO_ROOT, process_env
 PROBE = (
     "import json, django; from django.conf import settings; django.setup(); "
     "print(json.dumps({'debug': settings.DEBUG, 'engine': settings.DATABASES['default']['ENGINE'],"
-    " 'broker': settings.CELERY_BROKER_URL, 'hosts': settings.ALLOWED_HOSTS}))"
+    " 'broker': settings.CELERY_BROKER_URL, 'hosts': settings.ALLOWED_HOSTS,"
+    " 'renderers': settings.REST_FRAMEWORK.get('DEFAULT_RENDERER_CLASSES'),"
+    " 'admin': settings.DATAFAIR_ADMIN_PATH}))"
 )
 STRONG_KEY = "k" * 30 + "-not-a-real-secret-but-long-enough-0123456789"
 
@@ -76,6 +78,18 @@ def test_production_starts_with_a_secret_key(tmp_path):
     )
     assert settings["debug"] is False
     assert settings["hosts"] == ["datafair.example"]
+    assert settings["renderers"] == ["rest_framework.renderers.JSONRenderer"], "no browsable API"
+    assert settings["admin"] == "admin/"
+
+
+@pytest.mark.parametrize(
+    ("raw", "path"), [("/ops-7f3/", "ops-7f3/"), ("ops", "ops/"), ("", "admin/")]
+)
+def test_the_admin_path_is_the_deployments_choice(tmp_path, raw, path):
+    settings = loaded(
+        "config.settings.local", DATAFAIR_VAR_DIR=str(tmp_path), DATAFAIR_ADMIN_PATH=raw
+    )
+    assert settings["admin"] == path
 
 
 def test_deploy_check_is_clean_under_production(tmp_path):

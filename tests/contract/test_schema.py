@@ -116,6 +116,15 @@ def test_every_operation_documents_the_errors_drf_can_answer(schema):
     assert missing == []
 
 
+def test_the_api_docs_load_only_our_own_static_files(client):
+    import re
+
+    page = client.get("/api/docs/").content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert assets and all(a.startswith("/static/") for a in assets), assets
+    assert "//" not in "".join(assets), "no third-party origin"
+
+
 def test_uploads_are_documented_as_binary_files(schema):
     components = schema["components"]["schemas"]
     files = [
