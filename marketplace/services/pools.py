@@ -29,7 +29,15 @@ from marketplace.services.errors import PermissionDenied, ServiceError
 from marketplace.services.storage import files_with_rows
 from valuation.core.acquisition import PoolRanker
 from valuation.core.dataset import Dataset
-from valuation.core.tabular import Encoder, Schema, TableError, infer_schema, labels, read_table
+from valuation.core.tabular import (
+    Encoder,
+    Schema,
+    TableError,
+    infer_schema,
+    labels,
+    neutralise_formulas,
+    read_table,
+)
 
 #: What each strategy does, in one line a consumer can act on (shown by the API and the UI).
 STRATEGY_EXPLANATIONS = {
@@ -291,11 +299,13 @@ def pool_next_batch(pool: LabelPool, frame=None) -> list[dict]:
 
 
 def pool_export(pool: LabelPool) -> bytes:
-    """The labeled rows as CSV: the pool's columns and the task's label column, in row order."""
+    """The labeled rows as CSV: the pool's columns and the task's label column, in row order.
+    A file we write, not one we promised byte for byte, so its spreadsheet formula cells are
+    always neutralised (:func:`~valuation.core.tabular.neutralise_formulas`)."""
     frame = pool_frame(pool)
     rows = sorted(int(r) for r in pool.labels)
     labeled = frame.iloc[rows].copy()
     labeled[pool.task.label_column] = [pool.labels[str(r)] for r in rows]
     buffer = io.StringIO()
     labeled.to_csv(buffer, index=False)
-    return buffer.getvalue().encode()
+    return neutralise_formulas(buffer.getvalue().encode())

@@ -264,6 +264,15 @@ def test_only_the_tasks_consumer_makes_and_labels_its_pools(task):
 # --- export ----------------------------------------------------------------------------------
 
 
+def test_the_export_neutralises_spreadsheet_formulas(task):
+    data, truth = pool_table(colour=['=HYPERLINK("http://evil.example")', "red"] * 30)
+    pool = create(task, data=data)
+    pool = label_batch(pool, truth)
+    exported = pd.read_csv(io.BytesIO(pool_export(pool)))
+    assert set(exported["colour"]) <= {'\'=HYPERLINK("http://evil.example")', "red"}
+    assert exported["colour"].str.startswith("=").sum() == 0
+
+
 def test_the_export_holds_the_labeled_rows_with_their_labels(task):
     data, truth = pool_table()
     pool = create(task)

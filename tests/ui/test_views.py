@@ -169,9 +169,7 @@ def test_downloads_need_a_purchase(client, market):
     assert b"".join(own.streaming_content) == table_csv(80, seed=1)
 
 
-def test_formula_cells_are_warned_about_on_the_page_and_neutralised_by_its_download(
-    client, market
-):
+def test_formula_cells_are_warned_about_on_the_page_and_neutralised_by_its_download(client, market):
     dataset = market["datasets"][0]
     Dataset.objects.filter(pk=dataset.pk).update(formula_cells={"colour": 3})
     signed_in(client, market["carl"])
