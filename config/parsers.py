@@ -7,7 +7,6 @@ that setting when they are imported).
 from __future__ import annotations
 
 import io
-import re
 
 import numpy as np
 from rest_framework.exceptions import ParseError
@@ -16,16 +15,28 @@ from rest_framework.parsers import JSONParser
 #: Deepest nesting of arrays and objects a JSON body may have; no request of the API needs
 #: more than a few levels, and Python's parser recurses once per level.
 MAX_JSON_DEPTH = 32
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 
 
 def json_depth(body: bytes) -> int:
     """How deeply arrays and objects nest in ``body`` (brackets inside strings do not
-    count), read in one linear pass without parsing."""
-    codes = np.frombuffer(_JSON_STRING.sub(b'""', body), dtype=np.uint8)
+    count), in linear time without parsing: a quote opens or closes a string unless an odd
+    run of backslashes escapes it. (A regular expression over the strings took time
+    quadratic in the number of escaped quotes: 20 s for 40,000 of them.)"""
+    codes = np.frombuffer(body, dtype=np.uint8)
+    if codes.size == 0:
+        return 0
+    position = np.arange(codes.size)
+    backslash = codes == ord("\\")
+    # The last non-backslash at or before each position; the run of backslashes just
+    # before position i is then i - 1 - that index at i - 1.
+    last_other = np.maximum.accumulate(np.where(backslash, -1, position))
+    run = np.zeros(codes.size, dtype=np.int64)
+    run[1:] = position[:-1] - last_other[:-1]
+    quote = (codes == ord('"')) & (run % 2 == 0)
+    outside = np.cumsum(quote) % 2 == 0  # a closing quote counts as outside, harmlessly
     step = np.isin(codes, (ord("["), ord("{"))).astype(np.int64)
     step -= np.isin(codes, (ord("]"), ord("}")))
-    return int(np.cumsum(step).max(initial=0))
+    return int(np.cumsum(np.where(outside, step, 0)).max(initial=0))
 
 
 class DepthLimitedJSONParser(JSONParser):
