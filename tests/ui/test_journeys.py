@@ -68,8 +68,13 @@ class Shots:
 
 
 def nav(page, name: str) -> None:
-    """Follow a link of the main navigation."""
-    page.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
+    """Follow a link of the main navigation and wait until its page has loaded (a click
+    only starts the navigation: reading the page at once can read the one being left)."""
+    link = page.get_by_role("navigation", name="Main").get_by_role("link", name=name)
+    href = link.get_attribute("href")
+    link.click()
+    page.wait_for_url(f"**{href}")
+    page.wait_for_load_state()
 
 
 def sign_up(page, url, username, *roles):
