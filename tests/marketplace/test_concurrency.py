@@ -112,12 +112,17 @@ def test_concurrent_purchases_with_different_keys_buy_the_task_once():
     assert_money_conserved()
 
 
-def test_concurrent_submissions_cannot_pass_the_hourly_limit_together(settings):
-    settings.DATAFAIR_TASKS_PER_HOUR = 3
-    provider = make_user("rp", "provider")
+def funded_consumer(tag: str):
+    """A consumer with 50,000 cents and one published dataset to value."""
+    provider = make_user(f"{tag}p", "provider")
     publish(client_for(provider), table_csv(60, seed=1), "data")
-    consumer = make_user("rbuyer", "consumer")
+    consumer = make_user(f"{tag}buyer", "consumer")
     wallet_deposit(user=consumer, amount_cents=50_000)
+    return consumer
+
+
+def submitting(consumer, budget_cents: int):
+    """``call(i)`` for :func:`in_parallel`: the consumer submits a task through the API."""
 
     def submit(i: int):
         form = {
@@ -125,12 +130,18 @@ def test_concurrent_submissions_cannot_pass_the_hourly_limit_together(settings):
             "label_column": "y",
             "metric": "accuracy",
             "model": "logistic_regression",
-            "budget_cents": 1_000,
+            "budget_cents": budget_cents,
             "value_per_point_cents": 100,
         }
         return client_for(consumer).post("/api/tasks/", form, format="multipart")
 
-    responses = in_parallel(8, submit)
+    return submit
+
+
+def test_concurrent_submissions_cannot_pass_the_hourly_limit_together(settings):
+    settings.DATAFAIR_TASKS_PER_HOUR = 3
+    consumer = funded_consumer("r")
+    responses = in_parallel(8, submitting(consumer, 1_000))
     assert Counter(r.status_code for r in responses) == {201: 3, 429: 5}
     assert Task.objects.count() == 3
     assert client_for(consumer).get("/api/wallet/").json()["held_cents"] == 3_000
@@ -152,23 +163,8 @@ def test_a_cancel_that_loses_to_a_purchase_is_a_409():
 
 
 def test_concurrent_tasks_never_overdraw_one_wallet():
-    provider = make_user("wp", "provider")
-    publish(client_for(provider), table_csv(60, seed=1), "data")
-    consumer = make_user("wbuyer", "consumer")
-    wallet_deposit(user=consumer, amount_cents=50_000)
-
-    def submit(i: int):
-        form = {
-            "validation_file": upload(table_csv(60, seed=9), "valid.csv"),
-            "label_column": "y",
-            "metric": "accuracy",
-            "model": "logistic_regression",
-            "budget_cents": 10_000,
-            "value_per_point_cents": 100,
-        }
-        return client_for(consumer).post("/api/tasks/", form, format="multipart")
-
-    responses = in_parallel(8, submit)
+    consumer = funded_consumer("w")
+    responses = in_parallel(8, submitting(consumer, 10_000))
     assert Counter(r.status_code for r in responses) == {201: 5, 402: 3}
     assert Task.objects.count() == 5
     wallet = client_for(consumer).get("/api/wallet/").json()

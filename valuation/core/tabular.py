@@ -554,17 +554,16 @@ def _is_formula(cell: str) -> bool:
 
 def formula_cells(frame, schema: Schema) -> dict[str, int]:
     """Rows per text column (features and a text label) whose cell a spreadsheet would run
-    as a formula; columns without any are left out. Text columns hold few distinct values
-    (at most the category limit), so only those are tested."""
-    text = [c.name for c in schema.features if c.kind == "categorical"]
+    as a formula; columns without any are left out. The schema already lists each text
+    column's few distinct values, so rows are counted only where one of them is a formula."""
+    text = {c.name: c.categories for c in schema.features if c.kind == "categorical"}
     if schema.label_kind == "categorical":
-        text.append(schema.label)
+        text[schema.label] = schema.classes
     found = {}
-    for name in text:
-        values = frame[name].astype(str)
-        formulas = [v for v in values.unique() if _is_formula(v)]
+    for name, values in text.items():
+        formulas = [v for v in values if _is_formula(v)]
         if formulas:
-            found[name] = int(values.isin(formulas).sum())
+            found[name] = int(frame[name].astype(str).isin(formulas).sum())
     return found
 
 
