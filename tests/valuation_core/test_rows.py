@@ -259,6 +259,7 @@ def test_canonical_order_is_the_same_whatever_the_input_order():
         ({"n_strata": 0}, "n_strata"),
         ({"budget": 0}, "budget"),
         ({"size_exponent": -1.0}, "size_exponent"),
+        ({"control_rounds": -1}, "control_rounds"),
     ],
 )
 def test_bad_parameters_are_refused(params, message):

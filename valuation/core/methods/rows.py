@@ -28,6 +28,15 @@ Centring on the others' mean makes the estimate of ``D_m`` exactly unbiased, and
 ``U(N) − U(∅)`` exactly (efficiency), whatever was sampled. Identical rows are given the
 mean of their credits (they are interchangeable players, so their values are equal).
 
+A control variate (:mod:`~valuation.core.control`). Shapley values are linear in the game:
+``φ(U) = φ(U − V) + φ(V)`` for any game ``V``. When the model is a logistic regression scored
+by accuracy, ``V`` is the accuracy of a ridge classifier fitted on the same coalition, which
+tracks ``U`` closely and costs a small solve instead of a fit. A unit then adds the
+contrasts of ``U − V`` on its coalitions and the mean contrast of ``V`` over
+``control_rounds`` more draws of the same design. Each part is unbiased, the credits of a
+unit still sum to zero, and ``V`` reads rows, not owners: what held above still holds, with
+a fraction of the noise.
+
 Uncertainty: units are independent, so an owner's standard error is the standard deviation
 of its per-unit sums over √units — computed after the credits, from the owners' sums, so it
 is honest for any grouping (checked over seeds in the tests).
@@ -54,6 +63,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from valuation.core.chunking import resolve_seed, sample_rng
+from valuation.core.control import RidgeControl, ridge_control
 from valuation.core.dataset import Dataset
 from valuation.core.detection import copy_attribution
 from valuation.core.game import Game, RunUtility, coalition_mask
@@ -65,6 +75,10 @@ from valuation.core.utility import ModelUtility
 #: Utility evaluations of a run when ``budget`` is None: nine times the 1,024 coalitions
 #: of an exact ten-provider game.
 DEFAULT_BUDGET = 9_216
+
+#: Arithmetic a run may spend on its control (about 20 s on one core here): at 2,000 rows
+#: of 20 features the full ``control_rounds``, at a million rows none.
+CONTROL_FLOPS = 6e11
 
 
 @dataclass(frozen=True)
@@ -173,6 +187,12 @@ class RowShapley(Valuation):
         earns nothing for them, and the original keeps what the pair earned. Linear in the
         credits, so efficiency holds and regrouping the copier's own rows still moves
         nothing.
+    control_rounds : int, default 32
+        Draws of the control game per unit (:mod:`~valuation.core.control`; 0 turns it
+        off). Used when the model is a logistic regression (or ridge classifier) scored by
+        accuracy; capped so the
+        control's arithmetic stays under :data:`CONTROL_FLOPS`. It changes no expected value
+        and no efficiency, only the noise: on 10 × 200 rows it halves the owners' errors.
 
     Attributes
     ----------
@@ -185,7 +205,9 @@ class RowShapley(Valuation):
     credits_ : RowCredits
         The merged partial both are read from.
     n_utility_evaluations_ : int
-        Distinct coalitions evaluated.
+        Distinct coalitions evaluated: fits of the model.
+    n_control_evaluations_ : int
+        Coalitions the control was evaluated on (closed-form solves, no model fit).
     seed_ : int
         The seed used.
     """
@@ -206,6 +228,7 @@ class RowShapley(Valuation):
         size_exponent: float = 0.75,
         floor: bool = False,
         copies: bool = False,
+        control_rounds: int = 32,
     ) -> None:
         self.model = model
         self.scorer = scorer
@@ -218,6 +241,7 @@ class RowShapley(Valuation):
         self.size_exponent = size_exponent
         self.floor = floor
         self.copies = copies
+        self.control_rounds = control_rounds
 
     # --- planning -----------------------------------------------------------------------
 
@@ -230,6 +254,8 @@ class RowShapley(Valuation):
             )
         if not self.size_exponent >= 0:
             raise ValueError(f"size_exponent must be >= 0, got {self.size_exponent!r}")
+        if self.control_rounds < 0:
+            raise ValueError(f"control_rounds must be >= 0, got {self.control_rounds}")
         if self.budget is not None and self.budget < 1:
             raise ValueError(f"budget must be a positive number of evaluations, got {self.budget}")
 
@@ -274,24 +300,64 @@ class RowShapley(Valuation):
             return np.arange(train.n_players), train.names
         return train.player_of_row, train.player_names
 
-    def _unit(
-        self, run: RunUtility, strata: list[_Stratum], rng: np.random.Generator
-    ) -> np.ndarray:
-        """One unit's credits, in content order; they sum to zero."""
-        n = run.game.n_players
+    def _draw(self, strata: list[_Stratum], n: int, rng: np.random.Generator):
+        """One unit's coalitions: per stratum, the weight of its contrast and its ``r``
+        coalitions of one size (sorted row positions)."""
         r = self.coalitions_per_stratum
-        credits = np.zeros(n)
+        drawn = []
         for stratum in strata:
             pick = int(rng.choice(stratum.sizes.size, p=stratum.probabilities))
             size = int(stratum.sizes[pick])
             members = [np.sort(rng.choice(n, size, replace=False)) for _ in range(r)]
-            utilities = np.array(
-                [run(coalition_mask(m), tuple(m.tolist())) for m in members], dtype=np.float64
-            )
             weight = n / (stratum.probabilities[pick] * (r - 1) * size * (n - size))
-            for m, deviation in zip(members, utilities - utilities.mean()):
-                credits[m] += weight * deviation
+            drawn.append((weight, members))
+        return drawn
+
+    @staticmethod
+    def _contrast(credits: np.ndarray, drawn, utilities: np.ndarray, scale: float) -> None:
+        """Add ``scale`` times the contrasts of ``drawn`` coalitions worth ``utilities``."""
+        per_stratum = utilities.reshape(len(drawn), -1)
+        for (weight, members), values in zip(drawn, per_stratum):
+            for m, deviation in zip(members, values - values.mean()):
+                credits[m] += scale * weight * deviation
+
+    def _unit(
+        self,
+        run: RunUtility,
+        strata: list[_Stratum],
+        rng: np.random.Generator,
+        control: RidgeControl | None,
+        rounds: int,
+    ) -> np.ndarray:
+        """One unit's credits, in content order; they sum to zero.
+
+        With a control ``V``: the contrasts of ``U − V`` on the drawn coalitions, plus the
+        mean contrast of ``V`` over ``rounds`` more draws of the same design."""
+        n = run.game.n_players
+        credits = np.zeros(n)
+        drawn = self._draw(strata, n, rng)
+        coalitions = [m for _, members in drawn for m in members]
+        utilities = np.array(
+            [run(coalition_mask(m), tuple(m.tolist())) for m in coalitions], dtype=np.float64
+        )
+        self._contrast(credits, drawn, utilities, 1.0)
+        if control is None or rounds == 0:
+            return credits
+        more = [self._draw(strata, n, rng) for _ in range(rounds)]
+        values = control(coalitions + [m for drawn in more for _, ms in drawn for m in ms])
+        self._contrast(credits, drawn, values[: len(coalitions)], -1.0)
+        for k, extra in enumerate(np.split(values[len(coalitions) :], rounds)):
+            self._contrast(credits, more[k], extra, 1 / rounds)
         return credits
+
+    def _rounds(self, control: RidgeControl | None, n_units: int, n_rows: int) -> int:
+        """Draws of the control per unit: ``control_rounds`` while the control's arithmetic
+        stays under :data:`CONTROL_FLOPS` for the whole run, fewer (down to none) beyond.
+        Fixed by the plan, so every chunk of a run draws the same."""
+        if control is None or self.control_rounds == 0:
+            return 0
+        per_round = n_units * self.fits_per_unit(n_rows) * control.flops_per_coalition()
+        return int(min(self.control_rounds, CONTROL_FLOPS // per_round))
 
     # --- the chunk protocol -----------------------------------------------------------
 
@@ -319,10 +385,14 @@ class RowShapley(Valuation):
         run = RunUtility(game)
         total_gain = run(game.grand_mask) - run(0) if start == 0 else None
         strata = size_strata(n, self.n_strata, self.size_exponent)
+        control = ridge_control(game) if self.control_rounds else None
+        rounds = self._rounds(control, self.n_units(train), n)
         report = ProgressReporter(self.progress)
         in_content_order = np.zeros((stop - start, n))
         for u in range(start, stop):
-            in_content_order[u - start] = self._unit(run, strata, sample_rng(seed, u))
+            in_content_order[u - start] = self._unit(
+                run, strata, sample_rng(seed, u), control, rounds
+            )
             report(
                 (u - start + 1) / (stop - start),
                 method=self.method_name,
@@ -348,6 +418,8 @@ class RowShapley(Valuation):
             [np.bincount(owner_of_row, weights=row, minlength=n_owners) for row in credits]
         ).reshape(stop - start, n_owners)
         self.n_utility_evaluations_ = run.n_evaluations
+        per_unit = (rounds + 1) * len(strata) * self.coalitions_per_stratum if rounds else 0
+        self.n_control_evaluations_ = (stop - start) * per_unit
         return RowCredits(
             ValuationResult.from_samples(  # rows are named by position
                 credits, None, method=self.method_name, total_gain=total_gain
