@@ -4,7 +4,7 @@ costs and how precise it is.
 
     python -m benchmarks manipulation                  # updates docs/benchmarks/manipulation.md
     python -m benchmarks manipulation --parts split    # one part (split, worthless, copies,
-                                                       # estimators)
+                                                       # estimators, control)
 
 Money goes through :func:`pricing.quote.quote` as in the market (fee 10%, largest-remainder
 cents, exclusions), with one price for every variant of a market (the same rows are sold),
@@ -37,10 +37,14 @@ the market's Benjamini–Hochberg bar (``DATAFAIR_PAID_FDR``).
 **estimators** — cost and precision of the ways tried to estimate owners' totals of the
 row game, on 10 providers × 200 rows of ``make_classification(n_samples=3000,
 n_features=20, n_informative=10, random_state=0)`` (provider 3 with 40% of its labels
-flipped), the market's logistic regression, 500 validation rows. Each runs 4 seeds;
+flipped), the market's logistic regression, 500 validation rows. Each runs ``--seeds`` seeds;
 "share error" is the standard deviation over seeds of an owner's share of the total, in
 points of the pool (the largest over owners), "bias" the largest distance of an owner's
 mean share from the row basis's own mean over its seeds.
+
+**control** — on the estimators' rows: how closely the ridge control
+(:mod:`valuation.core.control`) follows the logistic regression's accuracy within each
+coalition size, by bands of sizes, and what one fit and one control solve cost.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ from pricing.quote import ROW_BASIS, BundleValuation, quote
 from pricing.shares import Contribution
 from valuation.core import Dataset, ExactShapley, ModelUtility, RowShapley
 from valuation.core.catalog import make_model, payout_basis
+from valuation.core.control import RidgeControl
 from valuation.core.detection import dataset_similarity
 from valuation.core.game import Game, InMemoryCache, RunUtility
 from valuation.core.methods import PermutationShapley
@@ -477,6 +482,8 @@ class Estimator:
     baseline: int = 0
 
 
+NO_CONTROL = (("control_rounds", 0),)
+
 ESTIMATORS = (
     Estimator(
         "provider-level exact Shapley",
@@ -485,58 +492,76 @@ ESTIMATORS = (
         False,
         "rejected: splitting an upload pays (above)",
     ),
-    Estimator("RowShapley, accuracy", "rows", "accuracy", False, "**used**"),
+    Estimator("RowShapley + ridge control (32 rounds)", "rows", "accuracy", False, "**used**"),
     Estimator(
-        "RowShapley, accuracy, floored",
+        "RowShapley + ridge control, 8 rounds",
+        "rows",
+        "accuracy",
+        False,
+        "not adopted: a little faster, noisier",
+        options=(("control_rounds", 8),),
+    ),
+    Estimator(
+        "RowShapley without control",
+        "rows",
+        "accuracy",
+        False,
+        "superseded (the basis until 2026-12-07): 2.5× the error",
+        options=NO_CONTROL,
+    ),
+    Estimator(
+        "RowShapley without control, floored",
         "rows",
         "accuracy",
         True,
         "rejected: as precise, and hides harm (worthless rows came out positive)",
+        options=NO_CONTROL,
     ),
     Estimator(
-        "RowShapley, Brier score, floored",
+        "RowShapley, Brier score, floored (no control applies)",
         "rows",
         "neg_brier",
         True,
         "kept as an option: no more precise once floored",
     ),
     Estimator(
-        "RowShapley, Brier score, no floor",
+        "RowShapley, Brier score, no floor (no control applies)",
         "rows",
         "neg_brier",
         False,
         "rejected: one-class coalitions (Brier −1) swamp a small total gain",
     ),
     Estimator(
-        "RowShapley, accuracy, size exponent 0.5",
+        "RowShapley without control, size exponent 0.5",
         "rows",
         "accuracy",
         False,
         "rejected: noisier (the small coalitions, where the noise is, drawn less)",
-        options=(("size_exponent", 0.5),),
+        options=(("size_exponent", 0.5), *NO_CONTROL),
     ),
     Estimator(
-        "RowShapley, accuracy, size exponent 1.0",
+        "RowShapley without control, size exponent 1.0",
         "rows",
         "accuracy",
         False,
         "rejected: noisier (the large coalitions drawn too rarely)",
-        options=(("size_exponent", 1.0),),
+        options=(("size_exponent", 1.0), *NO_CONTROL),
     ),
     Estimator(
-        "RowShapley, accuracy, 16 coalitions per stratum",
+        "RowShapley without control, 16 coalitions per stratum",
         "rows",
         "accuracy",
         False,
-        "not adopted: 8% less reported error, within what 4 seeds can tell",
-        options=(("coalitions_per_stratum", 16),),
+        "not adopted: 8% less reported error, within what the seeds can tell",
+        options=(("coalitions_per_stratum", 16), *NO_CONTROL),
     ),
     Estimator(
-        "RowShapley, accuracy, the buyer holds 100 rows",
+        "RowShapley without control, the buyer holds 100 rows",
         "rows",
         "accuracy",
         False,
         "another game, not a fix: the baseline shrinks the lift faster than the noise",
+        options=NO_CONTROL,
         baseline=100,
     ),
     Estimator(
@@ -556,13 +581,13 @@ ESTIMATORS = (
 )
 
 
-def _estimate(job: tuple[int, int, int]) -> tuple[int, int, np.ndarray, float, int]:
+def _estimate(job: tuple[int, int, int]) -> tuple:
     which, seed, budget = job
     spec = ESTIMATORS[which]
     train, valid, spare = estimator_data()
     model = make_model("logistic_regression", "classification")
     started = time.perf_counter()
-    reported = None
+    reported, solves = None, 0
     if spec.kind == "provider":
         result = ExactShapley(model=model, scorer=spec.metric).fit(train, valid).result_
         totals, fits = result.values, 1024
@@ -579,7 +604,7 @@ def _estimate(job: tuple[int, int, int]) -> tuple[int, int, np.ndarray, float, i
         baseline = Dataset(spare.X[:n], spare.y[:n]) if n else None
         result = est.fit(train, valid, baseline=baseline).result_
         totals, reported = result.values, result.stderr
-        fits = est.n_utility_evaluations_
+        fits, solves = est.n_utility_evaluations_, est.n_control_evaluations_
     else:
         utility = ModelUtility(model, spec.metric, floor=spec.floor)
         game = utility.bind(Dataset(train.X, train.y), valid)
@@ -592,7 +617,7 @@ def _estimate(job: tuple[int, int, int]) -> tuple[int, int, np.ndarray, float, i
         totals = _owner_totals(rows, train)
     gain = float(np.sum(totals))
     worst_se = None if reported is None else float(np.max(reported)) / abs(gain)
-    return which, seed, totals / gain, time.perf_counter() - started, fits, worst_se
+    return which, seed, totals / gain, time.perf_counter() - started, fits, worst_se, solves
 
 
 def estimators_section(budget: int, seeds: int) -> str:
@@ -602,9 +627,11 @@ def estimators_section(budget: int, seeds: int) -> str:
         done = list(pool.map(_estimate, jobs))
     runs: dict[int, list] = {}
     reported: dict[int, list] = {}
-    for which, _, shares, seconds, fits, worst_se in done:
+    solves: dict[int, int] = {}
+    for which, _, shares, seconds, fits, worst_se, control in done:
         runs.setdefault(which, []).append((shares, seconds, fits))
         reported.setdefault(which, []).append(worst_se)
+        solves[which] = control
     # The reference for bias: the row basis of the same game, over its seeds.
     reference = {
         (spec.metric, spec.floor): np.mean([s for s, _, _ in runs[which]], axis=0)
@@ -624,6 +651,7 @@ def estimators_section(budget: int, seeds: int) -> str:
                 spec.name,
                 spec.metric,
                 f"{np.mean([f for _, _, f in runs[which]]):,.0f}",
+                f"{solves[which]:,}",
                 f"{np.mean([t for _, t, _ in runs[which]]):.0f}",
                 f"{error:.2f}",
                 said,
@@ -636,6 +664,7 @@ def estimators_section(budget: int, seeds: int) -> str:
         "estimator",
         "metric",
         "fits",
+        "control solves",
         "s (one process)",
         "share error (pts, s.d. over seeds, worst owner)",
         "reported s.e. (pts, worst owner, mean over seeds)",
@@ -646,10 +675,74 @@ def estimators_section(budget: int, seeds: int) -> str:
     return (
         "### Estimators of the owners' totals\n\n"
         f"Budget {budget:,} fits each (the market adds the bundle table's 1,024: 10× the exact "
-        f"ten-provider game), {seeds} seeds. Floored: no coalition valued below the empty "
+        f"ten-provider game), {seeds} seeds. Control solves: coalitions the ridge control was "
+        "evaluated on (a closed-form solve each, no fit; their cost is in the seconds). "
+        f"Floored: no coalition valued below the empty "
         f"one. The s.d. of {seeds} seeds is itself uncertain (by about "
         f"{100 / np.sqrt(2 * max(seeds - 1, 1)):.0f}%); the standard error each run reports "
         "is the steadier figure.\n\n" + table(header, rows)
+    )
+
+
+# --- part 4: how closely the control follows the buyer's model ------------------------------
+
+#: Coalition sizes of the estimators' 2,000 rows, in bands.
+CONTROL_BANDS = ((1, 6), (6, 50), (50, 200), (200, 500), (500, 1500), (1500, 2000))
+
+
+def control_section(seed: int, groups: int = 30) -> str:
+    """Per band of sizes, ``groups`` × 8 coalitions of one size each: the spread of the
+    logistic regression's accuracy ``U`` about its size's mean, the ridge control's ``V``,
+    their correlation, and what is left of ``U``'s variance in ``U − V``."""
+    train, valid, _ = estimator_data()
+    model = make_model("logistic_regression", "classification")
+    game = ModelUtility(model, "accuracy").bind(Dataset(train.X, train.y), valid)
+    control = RidgeControl(game)
+    rng = np.random.default_rng(seed)
+    rows, fit_seconds, fits = [], 0.0, 0
+    for lo, hi in CONTROL_BANDS:
+        du, dv = [], []
+        for _ in range(groups):
+            size = int(rng.integers(lo, hi))
+            members = [np.sort(rng.choice(train.n_rows, size, replace=False)) for _ in range(8)]
+            started = time.perf_counter()
+            u = np.array([game.utility(tuple(m.tolist())) for m in members])
+            fit_seconds, fits = fit_seconds + time.perf_counter() - started, fits + len(members)
+            v = control(members)
+            du.append(u - u.mean())
+            dv.append(v - v.mean())
+        du, dv = np.concatenate(du), np.concatenate(dv)
+        rows.append(
+            [
+                f"{lo:,}–{hi - 1:,}",
+                f"{100 * du.std():.2f}",
+                f"{100 * dv.std():.2f}",
+                f"{np.corrcoef(du, dv)[0, 1]:.3f}",
+                f"{np.var(du - dv) / np.var(du):.2f}",
+            ]
+        )
+    batch = [np.sort(rng.choice(train.n_rows, rng.integers(1, train.n_rows), replace=False))]
+    batch = batch * 1024
+    started = time.perf_counter()
+    control(batch)
+    solve = (time.perf_counter() - started) / len(batch)
+    header = [
+        "coalition sizes",
+        "s.d. of U in its size (pts)",
+        "s.d. of V (pts)",
+        "correlation",
+        "var(U − V) / var(U)",
+    ]
+    return (
+        "### How closely the ridge control follows the logistic regression\n\n"
+        f"The estimators' 2,000 rows; per band, {groups} sizes drawn at random and 8 "
+        "coalitions of each, every utility taken about its size's mean (what the "
+        "estimator's contrasts see). U: the buyer's logistic regression's accuracy; V: the "
+        "ridge classifier's (alpha 10) on the same coalition. The last column is what the "
+        "control leaves of the noise of a contrast: the sizes below 500 carry most of it. "
+        f"Cost: a fit of U {1000 * fit_seconds / fits:.1f} ms, V "
+        f"{1e6 * solve:.0f} µs per coalition in batches of 1,024 (one core).\n\n"
+        + table(header, rows)
     )
 
 
@@ -660,6 +753,7 @@ PARTS: dict[str, Callable[[argparse.Namespace], str]] = {
     "worthless": lambda a: worthless_section(a.split_budget, a.worthless_seeds),
     "copies": lambda a: copies_section(a.split_budget, a.seed),
     "estimators": lambda a: estimators_section(a.budget, a.seeds),
+    "control": lambda a: control_section(a.seed),
 }
 
 

@@ -14,7 +14,7 @@ from sklearn.preprocessing import StandardScaler
 
 from tests.valuation_core.test_rows import cancer, owner_sums
 from valuation.core import Dataset, ExactShapley, ModelUtility, RowShapley, fit_chunked
-from valuation.core.control import RidgeControl, ridge_control
+from valuation.core.control import RidgeControl, tracks
 from valuation.core.games import AdditiveGame
 from valuation.core.methods import rows
 
@@ -66,14 +66,13 @@ def test_the_control_sums_rows_block_by_block(monkeypatch):
 def test_only_linear_classifiers_scored_by_accuracy_get_a_control():
     X, y, Xv, yv = cancer(30)
     train, valid = Dataset(X, y), Dataset(Xv, yv)
-    assert isinstance(
-        ridge_control(ModelUtility(LOGISTIC, "accuracy").bind(train, valid)), RidgeControl
-    )
-    assert ridge_control(ModelUtility(LOGISTIC, "neg_brier").bind(train, valid)) is None
-    assert ridge_control(ModelUtility(GaussianNB(), "accuracy").bind(train, valid)) is None
+    assert tracks(ModelUtility(LOGISTIC, "accuracy").bind(train, valid))
+    assert tracks(ModelUtility(RIDGE, "accuracy").bind(train, valid))
+    assert not tracks(ModelUtility(LOGISTIC, "neg_brier").bind(train, valid))
+    assert not tracks(ModelUtility(GaussianNB(), "accuracy").bind(train, valid))
     regression = Dataset(X, X[:, 0].copy()), Dataset(Xv, Xv[:, 0].copy())
-    assert ridge_control(ModelUtility(Ridge(), "r2").bind(*regression)) is None
-    assert ridge_control(AdditiveGame([1.0, 2.0])) is None
+    assert not tracks(ModelUtility(Ridge(), "r2").bind(*regression))
+    assert not tracks(AdditiveGame([1.0, 2.0]))
 
 
 # --- RowShapley with the control ----------------------------------------------------------

@@ -57,17 +57,32 @@ def _final_step(model):
     return model.steps[-1][1] if isinstance(model, Pipeline) else model
 
 
-def ridge_control(game) -> RidgeControl | None:
-    """The control of ``game`` when it has one: a :class:`ModelGame` of a logistic
-    regression or ridge classifier scored by accuracy. None otherwise (the estimator then
-    runs without a control)."""
-    if not isinstance(game, ModelGame) or game.task != "classification":
-        return None
-    if game.scorer.name != "accuracy" or not is_classifier(game.model):
-        return None
-    if not isinstance(_final_step(game.model), _TRACKED):
-        return None
-    return RidgeControl(game)
+def tracks(game) -> bool:
+    """Whether ``game`` has a control: a :class:`ModelGame` of a logistic regression or
+    ridge classifier scored by accuracy (elsewhere the estimator runs without one)."""
+    return (
+        isinstance(game, ModelGame)
+        and game.task == "classification"
+        and game.scorer.name == "accuracy"
+        and is_classifier(game.model)
+        and isinstance(_final_step(game.model), _TRACKED)
+    )
+
+
+def _width(n_features: int, n_classes: int) -> int:
+    """Columns of a row's products ``[1, x, t, x xᵀ, x tᵀ, one-hot class]``."""
+    k = 1 if n_classes == 2 else n_classes
+    return 1 + n_features + k + n_features**2 + n_features * k + n_classes
+
+
+def control_flops(game: ModelGame) -> float:
+    """Roughly the arithmetic of the control's utility of one coalition of ``game`` (its
+    sums over every row, its solve and its scores), known before the control is built."""
+    n_rows, d = game.train.X.shape
+    labels = game.train.y if game.baseline is None else np.r_[game.train.y, game.baseline.y]
+    n_classes = np.unique(labels).size
+    k = 1 if n_classes == 2 else n_classes
+    return 2.0 * n_rows * _width(d, n_classes) + d**3 + 2.0 * game.valid.X.shape[0] * d * k
 
 
 class RidgeControl:
@@ -124,13 +139,7 @@ class RidgeControl:
     @property
     def width(self) -> int:
         """Columns of the rows' products: the size of one coalition's sums."""
-        d, k, n_classes = self.n_features, self._k, self.classes.size
-        return 1 + d + k + d * d + d * k + n_classes
-
-    def flops_per_coalition(self) -> float:
-        """Roughly the arithmetic of one coalition's utility (its sums, solve and scores)."""
-        d, k = self.n_features, self._k
-        return 2.0 * self.n_rows * self.width + d**3 + 2.0 * self._valid_X.shape[0] * d * k
+        return _width(self.n_features, self.classes.size)
 
     def _targets(self, codes: np.ndarray) -> np.ndarray:
         targets = -np.ones((codes.size, self.classes.size))

@@ -63,7 +63,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from valuation.core.chunking import resolve_seed, sample_rng
-from valuation.core.control import RidgeControl, ridge_control
+from valuation.core.control import RidgeControl, control_flops, tracks
 from valuation.core.dataset import Dataset
 from valuation.core.detection import copy_attribution
 from valuation.core.game import Game, RunUtility, coalition_mask
@@ -350,13 +350,13 @@ class RowShapley(Valuation):
             self._contrast(credits, more[k], extra, 1 / rounds)
         return credits
 
-    def _rounds(self, control: RidgeControl | None, n_units: int, n_rows: int) -> int:
+    def _rounds(self, game: Game, n_units: int) -> int:
         """Draws of the control per unit: ``control_rounds`` while the control's arithmetic
         stays under :data:`CONTROL_FLOPS` for the whole run, fewer (down to none) beyond.
         Fixed by the plan, so every chunk of a run draws the same."""
-        if control is None or self.control_rounds == 0:
+        if self.control_rounds == 0 or not tracks(game):
             return 0
-        per_round = n_units * self.fits_per_unit(n_rows) * control.flops_per_coalition()
+        per_round = n_units * self.fits_per_unit(game.n_players) * control_flops(game)
         return int(min(self.control_rounds, CONTROL_FLOPS // per_round))
 
     # --- the chunk protocol -----------------------------------------------------------
@@ -385,8 +385,8 @@ class RowShapley(Valuation):
         run = RunUtility(game)
         total_gain = run(game.grand_mask) - run(0) if start == 0 else None
         strata = size_strata(n, self.n_strata, self.size_exponent)
-        control = ridge_control(game) if self.control_rounds else None
-        rounds = self._rounds(control, self.n_units(train), n)
+        rounds = self._rounds(game, self.n_units(train))
+        control = RidgeControl(game) if rounds else None
         report = ProgressReporter(self.progress)
         in_content_order = np.zeros((stop - start, n))
         for u in range(start, stop):
