@@ -18,10 +18,11 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import permissions, serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from config.throttling import rate_detail
 from marketplace.services.errors import ServiceError
 
 
@@ -69,6 +70,8 @@ def api_exception_handler(exc, context):
         prefix = "" if first_field == "non_field_errors" else f"{first_field}: "
         response.data = {"detail": f"{prefix}{first[0]}", "errors": errors}
         response.status_code = status.HTTP_400_BAD_REQUEST
+    elif isinstance(exc, Throttled):  # DRF has set Retry-After
+        response.data = {"detail": rate_detail(exc.wait or 1)}
     elif isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"detail": str(response.data["detail"])}
     return response
@@ -153,7 +156,7 @@ class ApiSchema(AutoSchema):
                 codes.add(403)
         if "{" in self.path or listing:
             codes.add(404)
-        if view.get_throttles():
+        if method == "POST" and getattr(view, "throttle_scope", None):  # config/throttling.py
             codes.add(429)
         return codes
 

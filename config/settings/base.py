@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -30,6 +31,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "marketplace",
     "valuation",
     "pricing",
@@ -44,6 +46,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: it turns a login refused by the lockout into its 429 (config/throttling.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -130,6 +134,18 @@ else:
         "control_folder": str(CELERY_FS_DIR / "control"),
         "store_processed": False,
     }
+# The cache every process shares (rate-limit counts): Redis beside the broker, else files.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    )
+}
+CACHES["default"]["KEY_PREFIX"] = "datafair"
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -164,7 +180,31 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "EXCEPTION_HANDLER": "config.api.api_exception_handler",
+    # Views with a ``throttle_scope`` are limited by DATAFAIR_RATE_LIMITS (config/throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttling.ScopeThrottle"],
 }
+
+# --- Abuse: rates and login lockout (config/throttling.py) --------------------------------
+# Per client (its user when logged in, else its address), shared by the API and the web.
+DATAFAIR_RATE_LIMITS = {
+    "login": env_str("DATAFAIR_RATE_LOGIN", "20/min"),
+    "register": env_str("DATAFAIR_RATE_REGISTER", "10/hour"),
+    "upload": env_str("DATAFAIR_RATE_UPLOAD", "30/hour"),
+    "deposit": env_str("DATAFAIR_RATE_DEPOSIT", "60/hour"),
+}
+# The client's address is REMOTE_ADDR; behind N proxies that set X-Forwarded-For, say N (a
+# client-sent header is never trusted otherwise).
+REST_FRAMEWORK["NUM_PROXIES"] = env_int("DATAFAIR_NUM_PROXIES", 0)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("DATAFAIR_LOGIN_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("DATAFAIR_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.throttling.locked_out"
+AXES_VERBOSE = False
 # Where the Django admin lives: a path of the deployment's choosing keeps it out of the way
 # of scripts that try /admin/ on every site.
 DATAFAIR_ADMIN_PATH = ((env_str("DATAFAIR_ADMIN_PATH") or "").strip("/") or "admin") + "/"

@@ -23,3 +23,9 @@ DATAFAIR_VALUATION = {  # noqa: F405
 # zero: the suite pays any positive value, and tests/marketplace/test_identity_proof.py
 # checks the market's own bar.
 DATAFAIR_PAID_FDR = 1.0
+
+# One process: a local cache that the suite clears before each test (tests/conftest.py). The
+# suite signs up and logs in far more often than anyone would; tests/security lowers the
+# rates it checks.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+DATAFAIR_RATE_LIMITS = {scope: "10000/min" for scope in DATAFAIR_RATE_LIMITS}  # noqa: F405

@@ -1,5 +1,6 @@
 """Register, obtain a token, and who am I."""
 
+from django.contrib.auth.signals import user_logged_in
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -9,6 +10,7 @@ from rest_framework.views import APIView
 
 from config.api import ApiSchema, ErrorSerializer, api_schema
 from config.authentication import ExpiringTokenAuthentication, token_expired
+from config.throttling import ScopeThrottle
 from marketplace.services.accounts import ROLES, user_register
 
 
@@ -50,7 +52,7 @@ class RegisterApi(APIView):
     # No authentication: a client holding a stale token must still be able to register.
     authentication_classes = []
     permission_classes = [AllowAny]
-    throttle_scope = None
+    throttle_scope = "register"
 
     @api_schema(request=RegisterIn, responses={201: RegisterOut, 400: ErrorSerializer}, auth=[])
     def post(self, request):
@@ -70,6 +72,8 @@ class TokenApi(ObtainAuthToken):
     # No authentication to log in: logging in again is how a client replaces a stale token.
     # Revoking (DELETE) needs the token itself.
     authentication_classes = []
+    throttle_classes = [ScopeThrottle]  # ObtainAuthToken turns throttling off
+    throttle_scope = "login"
 
     def get_authenticators(self):
         if self.request is not None and self.request.method == "DELETE":
@@ -81,6 +85,11 @@ class TokenApi(ObtainAuthToken):
             return [IsAuthenticated()]
         return [AllowAny()]
 
+    def get_serializer_context(self):
+        # The login lockout (django-axes) marks the request it authenticates; give it
+        # Django's own, which its middleware turns into the 429 (config/throttling.py).
+        return {**super().get_serializer_context(), "request": self.request._request}
+
     @api_schema(
         request=ObtainAuthToken.serializer_class,
         responses={200: TokenOut, 400: ErrorSerializer},
@@ -90,6 +99,8 @@ class TokenApi(ObtainAuthToken):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = serializer.validated_data["user"]
+        # A login like the web's: it records last_login and clears the lockout's count.
+        user_logged_in.send(sender=type(user), request=request._request, user=user)
         token, _ = Token.objects.get_or_create(user=user)
         if token_expired(token):  # a new key, not the old one with a new date
             token.delete()

@@ -178,6 +178,7 @@ class DatasetListApi(generics.ListCreateAPIView):
     search_fields = ["title", "description", "label_column"]
     ordering_fields = ["created_at", "reserve_price_cents", "n_rows", "sales_count", "title"]
     parser_classes = [MultiPartParser, FormParser]
+    throttle_scope = "upload"  # each upload queues a screening
 
     def get_permissions(self):
         if self.request.method == "POST":

@@ -41,6 +41,7 @@ class WalletApi(APIView):
 
 class DepositApi(APIView):
     schema = ApiSchema()
+    throttle_scope = "deposit"
 
     @api_schema(request=DepositIn, responses={201: WalletOut, 400: ErrorSerializer})
     def post(self, request):

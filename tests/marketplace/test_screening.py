@@ -10,7 +10,7 @@ from django.test import Client
 
 from marketplace.models import AuditEvent, Dataset
 from marketplace.services.datasets import dataset_create
-from tests.marketplace.conftest import PASSWORD, client_for, make_user, screened, table_csv, upload
+from tests.marketplace.conftest import client_for, make_user, screened, table_csv, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -186,13 +186,13 @@ def test_only_staff_review(held, provider, other):
     held.refresh_from_db()
     assert held.status == Dataset.Status.HELD
     client = Client()
-    client.login(username=provider.username, password=PASSWORD)
+    client.force_login(provider)
     assert client.get("/review/").status_code == 403
 
 
 def test_the_review_page_lists_held_datasets_and_publishes_one(held, staff):
     client = Client()
-    client.login(username=staff.username, password=PASSWORD)
+    client.force_login(staff)
     page = client.get("/review/").content.decode()
     assert "copy" in page and "100% of its rows are also in another provider" in page
     assert 'href="/review/"' in page, "staff get the nav link"
@@ -214,11 +214,11 @@ def test_the_owner_reads_status_reason_report_and_task_findings(held, provider, 
     theirs = client_for(other).get(f"/api/datasets/{clean.pk}/").json()
     assert theirs["quality"] is None and theirs["quality_from_tasks"] is None
     client = Client()
-    client.login(username=provider.username, password=PASSWORD)
+    client.force_login(provider)
     page = client.get(f"/datasets/{clean.pk}/").content.decode()
     assert 'data-testid="removals"' in page and 'data-testid="suspects"' in page
     assert f"appears once {from_tasks['min_consumers']} different consumers" in page
-    client.login(username=other.username, password=PASSWORD)
+    client.force_login(other)
     assert (
         'data-testid="quality-report"' not in client.get(f"/datasets/{clean.pk}/").content.decode()
     )

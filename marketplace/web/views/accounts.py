@@ -7,7 +7,9 @@ from django.contrib.auth import login
 from django.contrib.auth.views import LoginView, LogoutView
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils.decorators import method_decorator
 
+from config.throttling import throttled
 from marketplace.selectors.datasets import dataset_for_sale, dataset_owned
 from marketplace.selectors.tasks import payout_list, task_list
 from marketplace.selectors.wallet import wallet_summary
@@ -37,6 +39,7 @@ def home(request):
     return render(request, "web/dashboard.html", context)
 
 
+@throttled("register")
 def signup(request):
     if request.user.is_authenticated:
         return redirect("web:home")
@@ -55,6 +58,7 @@ def signup(request):
     )
 
 
+@method_decorator(throttled("login"), name="post")
 class LoginPage(LoginView):
     template_name = "web/accounts/login.html"
     redirect_authenticated_user = True

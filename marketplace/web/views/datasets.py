@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from config.throttling import throttled
 from marketplace.models import Dataset
 from marketplace.selectors.datasets import (
     dataset_browse,
@@ -140,6 +141,7 @@ def dataset_file(request, pk: int):
 
 
 @role_required("provider")
+@throttled("upload")
 def dataset_upload(request):
     form = DatasetUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
+from config.throttling import throttled
 from marketplace.models import JournalEntry, LedgerAccount
 from marketplace.selectors.wallet import wallet_statement, wallet_summary
 from marketplace.services.errors import ServiceError
@@ -23,6 +24,7 @@ ACCOUNT_KINDS = {
 
 
 @login_required
+@throttled("deposit")
 def wallet(request):
     form = DepositForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
