@@ -27,6 +27,9 @@ from tests.support.services import (
     wait_for_http,
 )
 
+#: Scopes of config/throttling.py's rates, lifted in a live stack.
+RATE_SCOPES = ("LOGIN", "REGISTER", "UPLOAD", "DEPOSIT")
+
 
 @dataclass(frozen=True)
 class Stack:
@@ -107,6 +110,9 @@ def live_stack(
             DATAFAIR_PAID_FDR=os.environ.get("DATAFAIR_PAID_FDR", "1"),
             # The suite's seed, so that a live market gives the same values on every run.
             DATAFAIR_VALUATION_SEED=os.environ.get("DATAFAIR_VALUATION_SEED", "20261203"),
+            # The suite signs up, logs in and uploads far more often than a person would, and
+            # with Redis the counts outlive a stack (config/throttling.py).
+            **{f"DATAFAIR_RATE_{scope}": "100000/min" for scope in RATE_SCOPES},
         )
         stack = Stack(
             url=f"http://127.0.0.1:{port}",
