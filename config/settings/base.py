@@ -46,6 +46,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.csp.ContentSecurityPolicyMiddleware",
     # Last: it turns a login refused by the lockout into its 429 (config/throttling.py).
     "axes.middleware.AxesMiddleware",
 ]
@@ -183,6 +184,15 @@ REST_FRAMEWORK = {
     # Views with a ``throttle_scope`` are limited by DATAFAIR_RATE_LIMITS (config/throttling.py).
     "DEFAULT_THROTTLE_CLASSES": ["config.throttling.ScopeThrottle"],
 }
+
+# Content-Security-Policy of every response (config/csp.py): scripts, styles, images and
+# fonts from our own origin only, no inline script. Swagger UI (/api/docs/) draws its icons
+# from data: URIs.
+DATAFAIR_CSP = env_str("DATAFAIR_CSP") or (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 
 # --- Abuse: rates and login lockout (config/throttling.py) --------------------------------
 # Per client (its user when logged in, else its address), shared by the API and the web.

@@ -273,3 +273,25 @@ def test_consumer_values_buys_downloads_and_the_provider_is_paid(
     assert hashes == {hashlib.sha256(PROVIDER_FILES[t]).hexdigest() for t in shared["bought"]}
     shot("17-earnings")
     context.close()
+
+
+def test_the_pages_and_the_api_docs_run_under_the_content_security_policy(stack, chromium):
+    # Every response forbids inline and third-party scripts (config/csp.py): the pages, their
+    # script and Swagger UI must work without them, and the browser reports no violation.
+    context = chromium.new_context(viewport=DESKTOP, base_url=stack.url)
+    page = context.new_page()
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.on("pageerror", lambda error: refused.append(str(error)))
+    page.goto(f"{stack.url}/api/docs/")
+    page.locator(".swagger-ui .info .title", has_text="DataFair API").wait_for()
+    log_in(page, stack.url, "paula")
+    for name in ("My datasets", "Earnings", "Wallet"):
+        nav(page, name)
+    assert refused == []
+    context.close()
