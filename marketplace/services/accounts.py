@@ -71,6 +71,16 @@ def revoke_tokens_on_password_change(sender, instance, update_fields=None, **kwa
         Token.objects.filter(user_id=instance.pk).delete()
 
 
+def ensure_profile(sender, instance, created=False, raw=False, **kwargs) -> None:
+    """Receiver of the user model's ``post_save``: every new account has a profile (no role
+    yet) and its name's skeleton, however it was made (``createsuperuser``, the admin), so
+    its pages open and no later name can imitate it."""
+    if created and not raw:
+        Profile.objects.get_or_create(
+            user=instance, defaults={"name_skeleton": name_skeleton(instance.username)}
+        )
+
+
 @transaction.atomic
 def user_register(*, username: str, password: str, email: str = "", roles: Iterable[str]):
     roles = set(roles)
@@ -98,11 +108,8 @@ def user_register(*, username: str, password: str, email: str = "", roles: Itera
     except ValidationError as exc:
         raise ServiceError(" ".join(exc.messages), field="password") from None
     user.set_password(password)
-    user.save()
-    Profile.objects.create(
-        user=user,
-        is_provider="provider" in roles,
-        is_consumer="consumer" in roles,
-        name_skeleton=skeleton,
+    user.save()  # ensure_profile gives it a profile; the roles are set here
+    Profile.objects.filter(user=user).update(
+        is_provider="provider" in roles, is_consumer="consumer" in roles, name_skeleton=skeleton
     )
-    return user
+    return User.objects.select_related("profile").get(pk=user.pk)

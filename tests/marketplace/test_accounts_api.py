@@ -3,6 +3,8 @@
 import pytest
 from rest_framework.test import APIClient
 
+from tests.marketplace.conftest import PASSWORD
+
 pytestmark = pytest.mark.django_db
 
 
@@ -144,3 +146,18 @@ def test_an_expired_token_is_refused_and_replaced_at_login(settings):
     assert fresh != token
     client.credentials(HTTP_AUTHORIZATION=f"Token {fresh}")
     assert client.get("/api/me/").status_code == 200
+
+
+def test_an_account_made_outside_sign_up_has_a_profile_and_its_pages_open():
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    admin = get_user_model().objects.create_superuser("root", "root@example.org", PASSWORD)
+    assert admin.profile.roles == [] and admin.profile.name_skeleton
+    browser = Client()
+    browser.force_login(admin)
+    assert browser.get("/").status_code == 200
+    # Nor can anyone register a look-alike of it.
+    body = {"username": "rооt", "password": PASSWORD, "roles": ["consumer"]}  # Cyrillic о
+    response = APIClient().post("/api/auth/register/", body, format="json")
+    assert response.status_code == 400 and "looks like" in response.json()["detail"]
