@@ -113,3 +113,21 @@ def user_register(*, username: str, password: str, email: str = "", roles: Itera
         is_provider="provider" in roles, is_consumer="consumer" in roles, name_skeleton=skeleton
     )
     return User.objects.select_related("profile").get(pk=user.pk)
+
+
+def token_issue(*, user):
+    """A new API token for ``user`` (the old one, if any, stops working): its key is shown
+    once, to the user who asked."""
+    from rest_framework.authtoken.models import Token
+
+    with transaction.atomic():
+        Token.objects.filter(user=user).delete()
+        return Token.objects.create(user=user)
+
+
+def token_revoke(*, user) -> bool:
+    """Revoke ``user``'s API token; whether there was one."""
+    from rest_framework.authtoken.models import Token
+
+    deleted, _ = Token.objects.filter(user=user).delete()
+    return deleted > 0

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", accounts.home, name="home"),
     path("accounts/signup/", accounts.signup, name="signup"),
     path("accounts/login/", accounts.LoginPage.as_view(), name="login"),
+    path("accounts/", accounts.account, name="account"),
     path("accounts/logout/", accounts.LogoutPage.as_view(), name="logout"),
     path("datasets/", datasets.browse, name="datasets"),
     path("datasets/new/", datasets.dataset_upload, name="dataset-upload"),

@@ -293,5 +293,7 @@ def test_the_pages_and_the_api_docs_run_under_the_content_security_policy(stack,
     log_in(page, stack.url, "paula")
     for name in ("My datasets", "Earnings", "Wallet"):
         nav(page, name)
+    page.get_by_role("link", name="paula").click()
+    page.get_by_role("heading", name="Your account").wait_for()
     assert refused == []
     context.close()

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView, LogoutView
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 
 from config.throttling import throttled
+from marketplace.selectors.accounts import token_status
 from marketplace.selectors.datasets import dataset_for_sale, dataset_owned
 from marketplace.selectors.tasks import payout_list, task_list
 from marketplace.selectors.wallet import wallet_summary
-from marketplace.services.accounts import user_register
+from marketplace.services.accounts import token_issue, token_revoke, user_register
 from marketplace.services.errors import ServiceError
 from marketplace.services.tasks import task_status
 from marketplace.web.access import roles_of
@@ -63,6 +65,24 @@ class LoginPage(LoginView):
     template_name = "web/accounts/login.html"
     redirect_authenticated_user = True
     next_page = reverse_lazy("web:home")
+
+
+@login_required
+def account(request):
+    """Who you are, and your API token: when it was made and expires, a new one, or none."""
+    new_key = None
+    if request.method == "POST":
+        if request.POST.get("action") == "revoke":
+            if token_revoke(user=request.user):
+                messages.success(request, "Your API token is revoked: it no longer works.")
+            return redirect("web:account")
+        new_key = token_issue(user=request.user).key
+    context = {
+        "roles": roles_of(request.user),
+        "new_key": new_key,
+        **token_status(user=request.user),
+    }
+    return render(request, "web/accounts/account.html", context)
 
 
 class LogoutPage(LogoutView):
