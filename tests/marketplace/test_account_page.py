@@ -40,3 +40,10 @@ def test_a_user_replaces_and_revokes_its_token_on_the_web(settings):
 def test_the_account_page_needs_a_login():
     response = Client().get("/accounts/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_signing_up_on_the_web_logs_the_new_user_in():
+    form = {"username": "newcomer", "password": "a-long-test-password-1", "roles": ["provider"]}
+    browser = Client()
+    assert browser.post("/accounts/signup/", form).status_code == 302
+    assert "Hello, newcomer" in browser.get("/").content.decode()

@@ -284,7 +284,9 @@ def test_the_pages_and_the_api_docs_run_under_the_content_security_policy(stack,
     page.on(
         "console",
         lambda message: (
-            refused.append(message.text) if "Content Security Policy" in message.text else None
+            refused.append(f"{page.url}: {message.text}")
+            if "Content Security Policy" in message.text
+            else None
         ),
     )
     page.on("pageerror", lambda error: refused.append(str(error)))

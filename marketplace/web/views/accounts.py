@@ -52,7 +52,7 @@ def signup(request):
         except ServiceError as exc:
             form.show(exc)
         else:
-            login(request, user)
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, f"Welcome to DataFair, {user.username}.")
             return redirect("web:home")
     return render(
