@@ -277,3 +277,73 @@ def test_preview_cells_of_any_type_are_stored_as_json(provider_client):
     preview = response.json()["preview"]
     assert [row["a"] for row in preview] == ["1.5", "2.5", "0.5"]
     assert [row["b"] for row in preview] == ["x", "y", "x"]
+
+
+#: What the mutations insert: the characters that end cells, rows, quotes and numbers, a NUL,
+#: a formula, bytes that are not UTF-8, and numbers no float holds.
+FRAGMENTS = [
+    b"\x00",
+    b'"',
+    b",",
+    b"\n",
+    b"\r",
+    b"=",
+    "é".encode(),
+    b"\xff\xfe",
+    b"1e309",
+    b"-",
+    b"NaN",
+    b" ",
+    b";",
+]
+GOOD_FILES = {"m.csv": table_csv(30), "m.parquet": parquet(f1=list(range(30)), y=[0, 1] * 15)}
+
+
+def mutate(data: bytes, edits) -> bytes:
+    out = bytearray(data)
+    for kind, at, fragment in edits:
+        at %= len(out) + 1
+        if kind == "insert":
+            out[at:at] = fragment
+        elif kind == "delete":
+            del out[at : at + len(fragment)]
+        else:
+            out[at : at + len(fragment)] = fragment
+    return bytes(out)
+
+
+def stored(media) -> tuple[int, int, list[str]]:
+    files = sorted(str(p) for p in media.rglob("*") if p.is_file()) if media.exists() else []
+    return Dataset.objects.count(), RowHash.objects.count(), files
+
+
+@settings(
+    max_examples=80,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    name=st.sampled_from(sorted(GOOD_FILES)),
+    edits=st.lists(
+        st.tuples(
+            st.sampled_from(["insert", "delete", "replace"]),
+            st.integers(0, 10**6),
+            st.sampled_from(FRAGMENTS),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_a_mutated_good_file_is_stored_or_refused_by_name_never_half(
+    provider_client, settings, name, edits
+):
+    before = stored(settings.MEDIA_ROOT)
+    response = post(provider_client, name, mutate(GOOD_FILES[name], edits))
+    assert response.status_code in (201, 400), response.content[:300]
+    if response.status_code == 400:
+        assert response.json()["errors"]["file"]
+        assert stored(settings.MEDIA_ROOT) == before
+    else:
+        assert stored(settings.MEDIA_ROOT)[0] == before[0] + 1
