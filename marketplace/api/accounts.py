@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from config.api import ApiSchema, ErrorSerializer, api_schema
 from config.authentication import ExpiringTokenAuthentication, token_expired
 from config.throttling import ScopeThrottle
+from marketplace.selectors.accounts import token_status
 from marketplace.services.accounts import ROLES, user_register
 
 
@@ -67,6 +68,14 @@ class TokenOut(serializers.Serializer):
     token = serializers.CharField()
 
 
+class TokenInfoOut(serializers.Serializer):
+    created = serializers.DateTimeField()
+    expires = serializers.DateTimeField(
+        allow_null=True, help_text="Null when tokens never expire (DATAFAIR_TOKEN_TTL_DAYS=0)."
+    )
+    ends_with = serializers.CharField(help_text="The key's last four characters.")
+
+
 class TokenApi(ObtainAuthToken):
     schema = ApiSchema()
     # No authentication to log in: logging in again is how a client replaces a stale token.
@@ -76,12 +85,12 @@ class TokenApi(ObtainAuthToken):
     throttle_scope = "login"
 
     def get_authenticators(self):
-        if self.request is not None and self.request.method == "DELETE":
+        if self.request is not None and self.request.method in ("GET", "DELETE"):
             return [ExpiringTokenAuthentication()]
         return []
 
     def get_permissions(self):
-        if self.request is not None and self.request.method == "DELETE":
+        if self.request is not None and self.request.method in ("GET", "DELETE"):
             return [IsAuthenticated()]
         return [AllowAny()]
 
@@ -106,6 +115,15 @@ class TokenApi(ObtainAuthToken):
             token.delete()
             token = Token.objects.create(user=user)
         return Response({"token": token.key})
+
+    @api_schema(responses={200: TokenInfoOut})
+    def get(self, request, *args, **kwargs):
+        """The token this request is signed with: when it was made and expires (never its key)."""
+        status_ = token_status(user=request.user)
+        token = status_["token"]
+        return Response(
+            {"created": token.created, "expires": status_["expires"], "ends_with": token.key[-4:]}
+        )
 
     @api_schema(request=None, responses={204: None})
     def delete(self, request, *args, **kwargs):

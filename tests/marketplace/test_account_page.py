@@ -47,3 +47,15 @@ def test_signing_up_on_the_web_logs_the_new_user_in():
     browser = Client()
     assert browser.post("/accounts/signup/", form).status_code == 302
     assert "Hello, newcomer" in browser.get("/").content.decode()
+
+
+def test_a_client_reads_its_tokens_dates_but_never_the_key(settings):
+    settings.DATAFAIR_TOKEN_TTL_DAYS = 30
+    user = make_user("scripted")
+    key = Token.objects.get(user=user).key
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    body = client.get("/api/auth/token/").json()
+    assert body["ends_with"] == key[-4:] and key not in str(body)
+    assert body["expires"] > body["created"]
+    assert APIClient().get("/api/auth/token/").status_code == 401
