@@ -69,9 +69,14 @@ def tracks(game) -> bool:
     )
 
 
+def _target_columns(n_classes: int) -> int:
+    """Ridge targets per row: one ±1 column for two classes, one per class otherwise."""
+    return 1 if n_classes == 2 else n_classes
+
+
 def _width(n_features: int, n_classes: int) -> int:
     """Columns of a row's products ``[1, x, t, x xᵀ, x tᵀ, one-hot class]``."""
-    k = 1 if n_classes == 2 else n_classes
+    k = _target_columns(n_classes)
     return 1 + n_features + k + n_features**2 + n_features * k + n_classes
 
 
@@ -81,7 +86,7 @@ def control_flops(game: ModelGame) -> float:
     n_rows, d = game.train.X.shape
     labels = game.train.y if game.baseline is None else np.r_[game.train.y, game.baseline.y]
     n_classes = np.unique(labels).size
-    k = 1 if n_classes == 2 else n_classes
+    k = _target_columns(n_classes)
     return 2.0 * n_rows * _width(d, n_classes) + d**3 + 2.0 * game.valid.X.shape[0] * d * k
 
 
@@ -116,7 +121,7 @@ class RidgeControl:
         self.min_rows = game.min_rows
         self.floor = game.floor
         self.n_rows, self.n_features = self._X.shape
-        self._k = 1 if self.classes.size == 2 else self.classes.size
+        self._k = _target_columns(self.classes.size)
         self._baseline = (
             None
             if baseline is None

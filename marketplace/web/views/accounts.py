@@ -1,4 +1,4 @@
-"""Home, sign up, log in and log out."""
+"""Home, sign up, log in and out, and your account (its API token)."""
 
 from __future__ import annotations
 
