@@ -398,7 +398,7 @@ def _workers(stack: contextlib.ExitStack, env: dict[str, str], n: int, logs: Pat
 
     workers = []
     for k in range(n):
-        command = worker_command(env["CELERY_QUEUE"], concurrency=1)
+        command = worker_command(env["CELERY_QUEUE"], concurrency=1, beat=k == 0)
         command[command.index("--hostname") + 1] = f"w{k}-{env['CELERY_QUEUE']}@%h"
         workers.append(stack.enter_context(running(command, env, logs / f"worker-{k}.log")))
     return workers

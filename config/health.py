@@ -1,8 +1,10 @@
-"""Liveness (``/healthz``) and readiness (``/readyz``: database and broker reachable)."""
+"""Liveness (``/healthz``) and readiness (``/readyz``: database and broker reachable, and the
+background work: how many units are queued, running, and waiting for the broker to be sent).
+"""
 
 from __future__ import annotations
 
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -35,14 +37,24 @@ def _check_broker() -> str | None:
     return None
 
 
+def _work() -> dict | None:
+    from work.services import backlog
+
+    try:
+        return backlog()
+    except DatabaseError:
+        return None
+
+
 @never_cache
 @require_GET
 def readyz(request):
-    errors = {
-        name: error
-        for name, error in (("database", _check_database()), ("broker", _check_broker()))
-        if error
-    }
+    database, broker = _check_database(), _check_broker()
+    errors = {name: error for name, error in (("database", database), ("broker", broker)) if error}
+    work = None if database else _work()
     if errors:
-        return JsonResponse({"status": "unavailable", "errors": errors}, status=503)
-    return JsonResponse({"status": "ok", "checks": ["database", "broker"]})
+        body = {"status": "unavailable", "errors": errors, "work": work}
+        if broker and work and work["unsent"]:
+            body["detail"] = f"{work['unsent']} unit(s) of work wait for the broker to be sent"
+        return JsonResponse(body, status=503)
+    return JsonResponse({"status": "ok", "checks": ["database", "broker"], "work": work})

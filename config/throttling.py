@@ -7,7 +7,9 @@ Two mechanisms, one answer:
   a rate in ``DATAFAIR_RATE_LIMITS`` (``"10/min"``, ``"20/hour"``). A client is its user
   when logged in, its address otherwise. The API and the web pages share a scope's count, so
   a client cannot double its budget by switching between them. Counts live in the default
-  cache, which every process shares (Redis when ``REDIS_URL`` is set, files otherwise).
+  cache, which every process shares (Redis when ``REDIS_URL`` is set, files otherwise); while
+  that cache is unreachable, requests are served unlimited (and a warning logged), not
+  refused.
 - **Lockout** (django-axes): after ``AXES_FAILURE_LIMIT`` wrong passwords for one username
   from one address, logins for that pair are refused for ``AXES_COOLOFF_TIME`` before any
   password is hashed, on the token endpoint, the login page and the admin alike. Keyed by
@@ -19,6 +21,7 @@ a page elsewhere.
 
 from __future__ import annotations
 
+import logging
 import math
 from functools import wraps
 from types import SimpleNamespace
@@ -28,6 +31,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from rest_framework.throttling import ScopedRateThrottle
 
+logger = logging.getLogger(__name__)
+
 
 class ScopeThrottle(ScopedRateThrottle):
     """DRF's scoped throttle with its rates read from ``DATAFAIR_RATE_LIMITS`` on every
@@ -36,7 +41,15 @@ class ScopeThrottle(ScopedRateThrottle):
     limited."""
 
     def allow_request(self, request, view) -> bool:
-        return request.method != "POST" or super().allow_request(request, view)
+        if request.method != "POST":
+            return True
+        try:
+            return super().allow_request(request, view)
+        except Exception as exc:  # the cache (Redis) is down: serve rather than fail
+            logger.warning(
+                "rate limit of %r not checked: %s: %s", self.scope, type(exc).__name__, exc
+            )
+            return True
 
     def get_rate(self):
         return settings.DATAFAIR_RATE_LIMITS.get(self.scope)

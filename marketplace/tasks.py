@@ -1,23 +1,16 @@
 """Celery tasks of the marketplace: thin, they take ids and call a service, and a re-run on
-finished work is a no-op (so ``acks_late`` redelivery is safe)."""
+finished work is a no-op (so a redelivered or re-sent message is harmless)."""
 
-from celery import shared_task
-from django.db import InterfaceError, OperationalError
-
-from marketplace.services.insights import insight_run
-from marketplace.services.screening import dataset_screen
-
-#: Failures worth retrying: the database or broker was briefly unreachable.
-TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
-#: Every task's retry policy: transient failures only, with backoff.
-RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": 2, "retry_backoff_max": 60, "max_retries": 5}
+from marketplace.services.insights import insight_abandon, insight_run
+from marketplace.services.screening import dataset_screen, screening_abandon
+from work.tasks import durable_task
 
 
-@shared_task(name="marketplace.compute_insights", **RETRY)
+@durable_task("marketplace.compute_insights", give_up=insight_abandon)
 def compute_insights(task_id: int) -> None:
     insight_run(task_id)
 
 
-@shared_task(name="marketplace.screen_dataset", **RETRY)
+@durable_task("marketplace.screen_dataset", give_up=screening_abandon)
 def screen_dataset(dataset_id: int) -> None:
     dataset_screen(dataset_id)

@@ -63,7 +63,6 @@ class ValuationChunk(models.Model):
     status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
     partial = models.JSONField(null=True, blank=True)
     n_utility_evaluations = models.PositiveBigIntegerField(default=0)
-    attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

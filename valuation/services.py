@@ -1,10 +1,11 @@
 """Valuation jobs: create and persist the work, run one chunk, fold the chunks, cancel.
 
-The unit of work is a :class:`~valuation.models.ValuationChunk` row, written before its
-Celery message is sent (on commit). Running a chunk is idempotent: a chunk already done, or
-of a finished job, is skipped under a row lock, so a redelivered message (``acks_late``
-after a lost worker) never counts twice. Exact jobs plan all their chunks up front; sampling
-jobs plan a round of chunks at a time and stop when the stopping rule is met.
+The unit of work is a :class:`~valuation.models.ValuationChunk` row, queued as a unit of
+:mod:`work` in the transaction that creates it (so it is sent once that commits, or by the
+sweep if the broker is down, and re-sent if its worker dies). Running a chunk is
+idempotent: a chunk already done, or of a finished job, is skipped under a row lock, so a
+redelivered or re-sent message never counts twice. Exact jobs plan all their chunks up
+front; sampling jobs plan a round of chunks at a time and stop when the stopping rule is met.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from valuation.core.chunking import chunk_ranges, partial_from_dict
@@ -35,6 +36,7 @@ from valuation.methods import (
 )
 from valuation.models import ValuationChunk, ValuationJob
 from valuation.signals import job_finished
+from work.services import TRANSIENT, enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ logger = logging.getLogger(__name__)
 CHUNKS_PER_ROUND = 4
 
 CODE_VERSION = "datafair-valuation-2"
+#: The Celery task that runs one chunk (valuation/tasks.py).
+RUN_CHUNK = "valuation.run_chunk"
 
 
 def job_create(*, spec: dict, method: str, seed: int | None = None) -> ValuationJob:
@@ -95,11 +99,10 @@ def _plan_round(job: ValuationJob) -> None:
 
 
 def job_enqueue(job: ValuationJob) -> None:
-    """Send every pending chunk to the workers once the current transaction commits."""
-    from valuation.tasks import run_chunk
-
-    ids = list(job.chunks.filter(status=ValuationChunk.Status.PENDING).values_list("id", flat=True))
-    transaction.on_commit(lambda: [run_chunk.delay(chunk_id) for chunk_id in ids])
+    """Queue every pending chunk in the current transaction; the workers get them once it
+    commits, or from the sweep if the broker is down then (:mod:`work`)."""
+    ids = job.chunks.filter(status=ValuationChunk.Status.PENDING).values_list("id", flat=True)
+    enqueue(RUN_CHUNK, ids)
 
 
 def job_cancel(job: ValuationJob, *, reason: str = "cancelled") -> bool:
@@ -132,9 +135,8 @@ def _claim(chunk_id: int) -> ValuationChunk | None:
         if chunk.status == ValuationChunk.Status.DONE or chunk.job.status in ValuationJob.FINISHED:
             return None
         chunk.status = ValuationChunk.Status.RUNNING
-        chunk.attempts += 1
         chunk.started_at = timezone.now()
-        chunk.save(update_fields=["status", "attempts", "started_at"])
+        chunk.save(update_fields=["status", "started_at"])
         ValuationJob.objects.filter(pk=chunk.job_id, status=ValuationJob.Status.PENDING).update(
             status=ValuationJob.Status.RUNNING, started_at=timezone.now()
         )
@@ -160,7 +162,7 @@ def chunk_run(*, chunk_id: int) -> None:
             data.train, data.valid, baseline=data.baseline, start=chunk.start, stop=chunk.stop
         )
     except Exception as exc:
-        if _is_transient(exc):
+        if isinstance(exc, TRANSIENT):
             raise
         logger.exception("valuation job %s failed in chunk %s", job.pk, chunk.index)
         _fail(job, chunk, f"{type(exc).__name__}: {exc}")
@@ -213,10 +215,11 @@ class _ChunkCache:
         self.shared.set(key, value)
 
 
-def _is_transient(exc: Exception) -> bool:
-    from django.db import InterfaceError, OperationalError
-
-    return isinstance(exc, OperationalError | InterfaceError | ConnectionError | TimeoutError)
+def chunk_abandon(chunk_id: int, reason: str) -> None:
+    """Fail a chunk that could not be run (its unit of work was given up) and so its job,
+    which announces the end: the task that waits for it is freed with the reason."""
+    chunk = ValuationChunk.objects.select_related("job").get(pk=chunk_id)
+    _fail(chunk.job, chunk, f"chunk {chunk.index} {reason}")
 
 
 def _fail(job: ValuationJob, chunk: ValuationChunk, message: str) -> None:
@@ -300,35 +303,3 @@ def _merged(job: ValuationJob):
         partial = partial_from_dict(data)
         merged = partial if merged is None else merged + partial
     return merged
-
-
-def chunks_stale(*, running_after: float, pending_after: float) -> list[ValuationChunk]:
-    """Chunks of unfinished jobs whose message is probably lost: running longer than
-    ``running_after`` seconds (past the task time limit, their worker is gone) or pending
-    longer than ``pending_after`` seconds."""
-    now = timezone.now()
-    lost_running = Q(
-        status=ValuationChunk.Status.RUNNING,
-        started_at__lt=now - timezone.timedelta(seconds=running_after),
-    )
-    lost_pending = Q(
-        status=ValuationChunk.Status.PENDING,
-        job__created_at__lt=now - timezone.timedelta(seconds=pending_after),
-    )
-    return list(
-        ValuationChunk.objects.exclude(job__status__in=ValuationJob.FINISHED)
-        .filter(lost_running | lost_pending)
-        .order_by("id")
-    )
-
-
-def chunks_requeue_stale(*, running_after: float, pending_after: float) -> int:
-    """Send stale chunks to the workers again (running a chunk twice is harmless)."""
-    from valuation.tasks import run_chunk
-
-    stale = chunks_stale(running_after=running_after, pending_after=pending_after)
-    for chunk in stale:
-        run_chunk.delay(chunk.pk)
-    if stale:
-        logger.warning("re-queued %d stale valuation chunks", len(stale))
-    return len(stale)

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "marketplace",
     "valuation",
     "pricing",
+    "work",
 ]
 
 MIDDLEWARE = [
@@ -125,7 +126,12 @@ FS_FOLDERS = ("queue", "control", "results")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # Redis hands an unacknowledged message to another worker after this long: past the
+    # hard time limit, so a message whose task still runs is not handed out again (a copy
+    # would be a no-op anyway: its unit's lease is live).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_TASK_TIME_LIMIT", 30 * 60) + 5 * 60
+    }
 else:
     CELERY_BROKER_URL = "filesystem://"
     CELERY_RESULT_BACKEND = f"file://{CELERY_FS_DIR / 'results'}"
@@ -159,6 +165,24 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Background work (work/): a running unit's lease, renewed by its worker's heartbeat every
+# quarter of it; the sweep's period (Celery beat); how long a queued unit waits with the
+# broker's queue empty before its message counts as lost; claims before a unit is given up.
+DATAFAIR_WORK = {
+    "lease_seconds": env_int("DATAFAIR_WORK_LEASE_SECONDS", 60),
+    "sweep_seconds": env_int("DATAFAIR_WORK_SWEEP_SECONDS", 30),
+    "lost_after_seconds": env_int("DATAFAIR_WORK_LOST_AFTER_SECONDS", 60),
+    "max_attempts": env_int("DATAFAIR_WORK_MAX_ATTEMPTS", 5),
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "sweep-lost-work": {
+        "task": "work.sweep",
+        "schedule": float(DATAFAIR_WORK["sweep_seconds"]),
+        # A sweep that waited a whole period in the queue is superseded by the next one.
+        "options": {"expires": float(DATAFAIR_WORK["sweep_seconds"])},
+    }
+}
 
 # --- API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -27,6 +27,7 @@ from marketplace.selectors.insights import entitled_rows
 from marketplace.services import rowhashes
 from marketplace.services.audit import audit_record
 from marketplace.services.errors import Conflict, PermissionDenied, ServiceError
+from marketplace.services.screening import SCREEN_DATASET
 from marketplace.services.storage import files_with_rows
 from marketplace.services.wallet import check_amount
 from valuation.core.tabular import (
@@ -37,6 +38,7 @@ from valuation.core.tabular import (
     read_table,
     row_hashes,
 )
+from work.services import enqueue
 
 PREVIEW_ROWS = 5
 
@@ -162,15 +164,9 @@ def dataset_create(
             obj=dataset,
             data={"sha256": sha, "rows": len(frame), "status": dataset.status},
         )
-    if dataset.status == Dataset.Status.SCREENING:
-        transaction.on_commit(lambda: _enqueue_screening(dataset.pk))
+        if dataset.status == Dataset.Status.SCREENING:
+            enqueue(SCREEN_DATASET, [dataset.pk])  # sent once this commits
     return dataset
-
-
-def _enqueue_screening(dataset_id: int) -> None:
-    from marketplace.tasks import screen_dataset  # the tasks module imports the services
-
-    screen_dataset.delay(dataset_id)
 
 
 REVIEW_DECISIONS = {"publish": Dataset.Status.PUBLISHED, "reject": Dataset.Status.REJECTED}

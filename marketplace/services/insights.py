@@ -25,7 +25,7 @@ from fractions import Fraction
 import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import transaction
 
 from marketplace.models import Dataset, QualitySignal, Task, TaskInsight
 from marketplace.selectors.insights import entitled_rows
@@ -37,9 +37,12 @@ from valuation.core.catalog import make_model
 from valuation.core.dataset import Dataset as Rows
 from valuation.core.insights import buyer_insights
 from valuation.data import job_data
+from work.services import TRANSIENT, enqueue
 
 logger = logging.getLogger(__name__)
 
+#: The Celery task that computes one task's insights (marketplace/tasks.py).
+COMPUTE_INSIGHTS = "marketplace.compute_insights"
 #: The group name of the consumer's own training rows (the task's baseline).
 OWN = "own"
 
@@ -67,12 +70,20 @@ def _bundle(task: Task) -> tuple[Rows, Rows, str, int]:
 
 
 def insight_schedule(task: Task) -> TaskInsight:
-    """Create the task's pending insights and send them to a worker once this commits."""
-    from marketplace.tasks import compute_insights
-
-    insight, _ = TaskInsight.objects.get_or_create(task=task)
-    transaction.on_commit(lambda: compute_insights.delay(task.pk))
+    """Create the task's pending insights and queue their computation (sent to a worker
+    once this commits)."""
+    with transaction.atomic():
+        insight, _ = TaskInsight.objects.get_or_create(task=task)
+        enqueue(COMPUTE_INSIGHTS, [task.pk])
     return insight
+
+
+def insight_abandon(task_id: int, reason: str) -> None:
+    """Mark insights whose computation was given up as failed, saying why (the quote stands
+    without them)."""
+    TaskInsight.objects.filter(task_id=task_id).exclude(status=TaskInsight.Status.READY).update(
+        status=TaskInsight.Status.FAILED, error=f"the computation {reason}"
+    )
 
 
 def insight_run(task_id: int) -> TaskInsight:
@@ -83,7 +94,7 @@ def insight_run(task_id: int) -> TaskInsight:
     task = Task.objects.select_related("valuation_job").get(pk=task_id)
     try:
         report, values = _compute(task)
-    except (OperationalError, InterfaceError):
+    except TRANSIENT:
         raise  # the database was briefly unreachable: the Celery task retries
     except Exception as exc:  # the quote stands without insights; say why they are missing
         logger.exception("insights of task %s failed", task_id)

@@ -78,6 +78,8 @@ MIN_SELF_REFERENCE_ROWS = 200
 POISON_P_VALUE = 0.01
 #: Share of a trigger group's rows that must carry one label.
 TRIGGER_LABEL_SHARE = 0.9
+#: The Celery task that screens one dataset (marketplace/tasks.py).
+SCREEN_DATASET = "marketplace.screen_dataset"
 
 
 @dataclass
@@ -106,6 +108,17 @@ def dataset_screen(dataset_id: int) -> Dataset:
     except Exception as exc:  # a bug or a corrupt file must not leave the upload in limbo
         logger.exception("screening dataset %s failed", dataset_id)
         findings = Findings(reasons=[f"screening could not finish ({type(exc).__name__}: {exc})"])
+    return _record(dataset_id, findings)
+
+
+def screening_abandon(dataset_id: int, reason: str) -> None:
+    """Hold a dataset whose screening was given up (its worker was lost, or it failed, on
+    every attempt), with the reason, for staff to review."""
+    _record(dataset_id, Findings(reasons=[f"screening could not finish: it {reason}"]))
+
+
+def _record(dataset_id: int, findings: Findings) -> Dataset:
+    """Write a screening's verdict, only if the dataset is still SCREENING."""
     with transaction.atomic():
         locked = Dataset.objects.select_for_update().get(pk=dataset_id)
         if locked.status != Dataset.Status.SCREENING:

@@ -1,8 +1,10 @@
-"""The compose file is valid, and its ``web`` and ``worker`` commands, run exactly as it
-states them against the local PostgreSQL and Redis, serve ``/readyz`` and answer ``ping``."""
+"""The compose file is valid, and its ``web``, ``worker`` and ``beat`` commands, run exactly
+as it states them against the local PostgreSQL and Redis, serve ``/readyz``, answer ``ping``
+and run the sweep of lost work."""
 
 import shutil
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -46,8 +48,8 @@ def test_compose_file_validates():
 
 def test_compose_services_share_one_image_and_wait_for_health():
     services = compose_services()
-    assert services["web"]["image"] == services["worker"]["image"]
-    for name in ("web", "worker"):
+    assert services["web"]["image"] == services["worker"]["image"] == services["beat"]["image"]
+    for name in ("web", "worker", "beat"):
         for dependency in ("postgres", "redis"):
             assert services[name]["depends_on"][dependency] == {"condition": "service_healthy"}
     for name in ("postgres", "redis", "web", "worker"):
@@ -72,12 +74,20 @@ def test_web_and_worker_commands_serve_against_local_services(tmp_path):
             WEB_CONCURRENCY="1",
             CELERY_CONCURRENCY="1",
             CELERY_QUEUE=queue,
+            DATAFAIR_WORK_SWEEP_SECONDS="2",
         )
         web_log, worker_log = tmp_path / "web.log", tmp_path / "worker.log"
+        beat_log = tmp_path / "beat.log"
         with (
             running(services["web"]["command"], env, web_log) as web,
             running(services["worker"]["command"], env, worker_log),
+            running(services["beat"]["command"], env, beat_log),
         ):
             status = wait_for_http(f"http://127.0.0.1:{port}/readyz", web, web_log, timeout=120)
             assert status == 200, web_log.read_text()
             assert celery_call("datafair.ping", env) == "pong", worker_log.read_text()
+            # Beat queues the sweep of lost work and the worker runs it.
+            deadline = time.monotonic() + 60
+            while "Task work.sweep" not in worker_log.read_text():
+                assert time.monotonic() < deadline, beat_log.read_text() + worker_log.read_text()
+                time.sleep(0.5)

@@ -63,7 +63,9 @@ def _database(kind: str, var_dir: Path) -> Iterator[str]:
         yield f"sqlite:///{var_dir / 'stack.sqlite3'}"
 
 
-def worker_command(queue: str, concurrency: int = 2) -> list[str]:
+def worker_command(queue: str, concurrency: int = 2, *, beat: bool = True) -> list[str]:
+    """A worker on ``queue``; with ``beat``, it also runs Celery beat (the sweep of lost work),
+    as ``make demo`` does. One beat per deployment: a second worker runs without."""
     return [
         sys.executable,
         "-m",
@@ -81,14 +83,22 @@ def worker_command(queue: str, concurrency: int = 2) -> list[str]:
         "INFO",
         "--without-gossip",
         "--without-mingle",
+        *(["--beat"] if beat else []),
     ]
 
 
 @contextlib.contextmanager
 def live_stack(
-    tmp_path: Path, *, database: str = "postgres", broker: str = "redis", workers: int = 2
+    tmp_path: Path,
+    *,
+    database: str = "postgres",
+    broker: str = "redis",
+    workers: int = 2,
+    redis: str | None = None,
 ) -> Iterator[Stack]:
-    """Start web + worker on a fresh database; stop both and drop the database afterwards."""
+    """Start web + worker on a fresh database; stop both and drop the database afterwards.
+    ``redis`` names a Redis of the test's own (tests/support/faults.py) instead of the
+    shared one."""
     var_dir = tmp_path / "var"
     var_dir.mkdir(parents=True, exist_ok=True)
     queue = f"stack-{uuid.uuid4().hex[:8]}"
@@ -98,7 +108,7 @@ def live_stack(
             DJANGO_SETTINGS_MODULE="config.settings.local",
             DEBUG="0",
             DATABASE_URL=database_url,
-            REDIS_URL=redis_url() if broker == "redis" else None,
+            REDIS_URL=(redis or redis_url()) if broker == "redis" else None,
             DATAFAIR_VAR_DIR=str(var_dir),
             CELERY_QUEUE=queue,
             ALLOWED_HOSTS="127.0.0.1,localhost",

@@ -70,7 +70,6 @@ def test_running_a_chunk_twice_counts_it_once():
     job.refresh_from_db()
     assert job.units_done == 4
     assert ValuationChunk.objects.get(pk=first.pk).partial == stored
-    assert ValuationChunk.objects.get(pk=first.pk).attempts == 1
 
 
 def test_a_broken_job_fails_visibly_and_says_why(finished):
@@ -101,24 +100,6 @@ def test_a_redelivered_chunk_announces_a_job_whose_announcement_was_lost(finishe
     chunk_run(chunk_id=last.pk)
     assert finished == [(job.pk, "succeeded"), (job.pk, "succeeded")]
     assert ValuationJob.objects.get(pk=job.pk).notified_at is not None
-
-
-def test_stale_chunks_are_the_lost_ones():
-    from django.utils import timezone
-
-    from valuation.services import chunks_stale
-
-    job = job_create(spec=cancer_spec(n_players=2, coalitions_per_chunk=1), method="exact", seed=1)
-    first, second, third, fourth = job.chunks.order_by("index")
-    long_ago = timezone.now() - timezone.timedelta(hours=2)
-    ValuationChunk.objects.filter(pk=first.pk).update(status="running", started_at=long_ago)
-    ValuationChunk.objects.filter(pk=second.pk).update(status="running", started_at=timezone.now())
-    ValuationChunk.objects.filter(pk=third.pk).update(status="done")
-    assert chunks_stale(running_after=3600, pending_after=600) == [first]
-    ValuationJob.objects.filter(pk=job.pk).update(created_at=long_ago)
-    assert chunks_stale(running_after=3600, pending_after=600) == [first, fourth]
-    job_cancel(job)
-    assert chunks_stale(running_after=3600, pending_after=600) == []
 
 
 def test_a_method_jobs_do_not_run_is_refused_before_anything_is_stored():

@@ -72,6 +72,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Starting a Celery worker (log: {log}) ...")
         command = [sys.executable, "-m", "celery", "-A", "config", "worker"]
         command += ["--loglevel", "INFO", "--concurrency", "2", "--hostname", "demo@%h"]
+        command += ["--beat"]  # Celery beat in the worker: the sweep that re-sends lost work
         with log.open("ab") as out:
             return subprocess.Popen(
                 command,
