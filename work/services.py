@@ -47,6 +47,8 @@ FAST_PUBLISH = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "in
 UNSENT_GRACE = timedelta(seconds=10)
 #: What queuing a unit again resets (to the model's defaults: new work).
 FRESH = ("state", "attempts", "holder", "queued_at", "sent_at", "lease_until", "error")
+#: How long a done unit is kept.
+DONE_KEPT = timedelta(days=7)
 #: Most units one sweep sends (the rest wait for the next sweep).
 SWEEP_LIMIT = 2000
 
@@ -187,7 +189,10 @@ def execute(
     if unit.attempts > limit:
         reason = f"gave up after {limit} attempts ({unit.error or 'its worker was lost each time'})"
         logger.error("%s: %s", unit, reason)
-        give_up(key, reason)
+        try:
+            give_up(key, reason)
+        except Exception:  # its object is gone, say: the unit ends failed all the same
+            logger.exception("%s: giving up failed too", unit)
         _mine(unit).update(state=Unit.State.FAILED, error=reason, lease_until=None)
         return
     heartbeat = _Heartbeat(unit)
@@ -249,6 +254,9 @@ def sweep() -> int:
             state=Unit.State.QUEUED, queued_at=now, sent_at=None, lease_until=None
         )
     sent = publish([(task, key) for _, task, key, _ in units])
+    # Done units are kept a while to read, then dropped (a late copy of a message finds no
+    # row and runs its work, which is a no-op on finished work). Failed ones stay.
+    Unit.objects.filter(state=Unit.State.DONE, updated_at__lt=now - DONE_KEPT).delete()
     if units:
         logger.warning(
             "sweep: sent %d of %d lost or unsent unit(s) (%d held by a dead worker)",

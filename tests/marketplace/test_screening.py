@@ -237,3 +237,18 @@ def test_the_owner_is_not_told_about_similar_datasets_they_cannot_see(provider, 
     Dataset.objects.filter(pk=source.pk).update(status=Dataset.Status.HELD)
     hidden = client_for(provider).get(f"/api/datasets/{copy.pk}/").json()["quality"]
     assert str(source.pk) not in hidden["similar_to"]
+
+
+def test_a_screening_given_up_holds_the_upload_with_the_reason(provider, settings):
+    from marketplace.tasks import screen_dataset
+    from work.models import Unit
+
+    dataset = create(provider, table_csv(60, seed=1))
+    assert dataset.status == Dataset.Status.SCREENING
+    Unit.objects.filter(task="marketplace.screen_dataset", key=dataset.pk).update(
+        attempts=settings.DATAFAIR_WORK["max_attempts"]
+    )
+    screen_dataset(dataset.pk)
+    dataset.refresh_from_db()
+    assert dataset.status == Dataset.Status.HELD
+    assert "screening could not finish: it gave up after 5 attempts" in dataset.hold_reason

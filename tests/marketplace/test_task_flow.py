@@ -261,3 +261,43 @@ def test_a_zero_rate_limit_refuses_every_valuation(market, settings):
     response = submit(consumer)
     assert response.status_code == 429
     assert "not accepting new valuations" in response.json()["detail"]
+
+
+def _exhausted(task_name: str, key: int, settings) -> None:
+    """As if the unit's worker had been lost on every one of its allowed attempts."""
+    from work.models import Unit
+
+    Unit.objects.filter(task=task_name, key=key).update(
+        attempts=settings.DATAFAIR_WORK["max_attempts"]
+    )
+
+
+def test_a_chunk_given_up_fails_the_task_says_why_and_releases_the_hold(market, settings):
+    from valuation.tasks import run_chunk
+
+    _, _, consumer = market
+    task = Task.objects.get(pk=submit(consumer).json()["id"])
+    chunk = task.valuation_job.chunks.order_by("index").first()
+    _exhausted("valuation.run_chunk", chunk.pk, settings)
+    run_chunk(chunk.pk)
+    task.refresh_from_db()
+    assert task.status == "failed" and task.held_cents == 0
+    assert f"chunk {chunk.index} gave up after 5 attempts" in task.error
+    assert client_for(consumer).get("/api/wallet/").json()["held_cents"] == 0
+    assert task.bundle_job.chunks.exists()
+    task.bundle_job.refresh_from_db()
+    assert task.bundle_job.status == "cancelled"  # nothing left to quote
+
+
+def test_insights_given_up_are_failed_with_the_reason(market, settings):
+    from marketplace.models import TaskInsight
+    from marketplace.services.insights import insight_schedule
+    from marketplace.tasks import compute_insights
+
+    _, _, consumer = market
+    task = Task.objects.get(pk=submit(consumer).json()["id"])
+    insight_schedule(task)
+    _exhausted("marketplace.compute_insights", task.pk, settings)
+    compute_insights(task.pk)
+    insight = TaskInsight.objects.get(task=task)
+    assert insight.status == "failed" and "gave up after 5 attempts" in insight.error

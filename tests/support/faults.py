@@ -115,10 +115,11 @@ class FaultStack:
 @contextlib.contextmanager
 def fault_stack(tmp_path: Path, monkeypatch, **work_env: str) -> Iterator[FaultStack]:
     """A live stack (PostgreSQL, gunicorn, one worker of two processes with beat) on a private
-    Redis, its chunks small so a fault lands inside a job."""
+    Redis, its jobs cut in many small chunks so a fault lands inside one."""
     for name, value in {
         "DATAFAIR_COALITIONS_PER_CHUNK": "4",
         "DATAFAIR_ROW_UNITS_PER_CHUNK": "1",
+        "DATAFAIR_BASIS_FITS": "2048",  # 16 units of 128 fits: 16 chunks of the payout basis
         **work_env,
     }.items():
         monkeypatch.setenv(name, value)

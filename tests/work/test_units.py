@@ -203,3 +203,25 @@ def test_publish_reports_what_it_sent(queue):
         assert publish([(TASK, 10)]) == 0
     assert _unit(10).sent_at is None
     assert publish([(TASK, 10)]) == 1 and _unit(10).sent_at is not None
+
+
+def test_a_give_up_that_fails_still_ends_the_unit(queue, settings):
+    settings.DATAFAIR_WORK = {**settings.DATAFAIR_WORK, "max_attempts": 1}
+    enqueue(TASK, [11])
+    Unit.objects.filter(key=11).update(attempts=1)
+
+    def gone(key, reason):
+        raise LookupError("its row was deleted")
+
+    execute(TASK, 11, pytest.fail, give_up=gone)
+    assert _unit(11).state == "failed"
+
+
+def test_the_sweep_drops_done_units_after_a_week_and_keeps_failed_ones(queue):
+    enqueue(TASK, [12, 13, 14])
+    Unit.objects.filter(key=12).update(state="done")
+    Unit.objects.filter(key=13).update(state="failed")
+    Unit.objects.filter(key__in=[12, 13]).update(updated_at=timezone.now() - timedelta(days=8))
+    Unit.objects.filter(key=14).update(state="done")
+    sweep()
+    assert sorted(Unit.objects.values_list("key", flat=True)) == [13, 14]
