@@ -37,8 +37,6 @@ logger = logging.getLogger(__name__)
 
 #: Failures worth retrying at once: the database or a network peer was briefly unreachable.
 TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
-#: Who holds a lease: this host and process (a worker on the same host can tell it died).
-HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 #: Publishing gives up at once when the broker is unreachable (the sweep tries again later),
 #: rather than kombu's default retries, which would hold a web request for seconds.
 FAST_PUBLISH = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
@@ -70,15 +68,7 @@ def enqueue(task: str, keys: Iterable[int]) -> None:
         [Unit(task=task, key=k, queued_at=now) for k in keys],
         update_conflicts=True,
         unique_fields=["task", "key"],
-        update_fields=[
-            "state",
-            "attempts",
-            "holder",
-            "queued_at",
-            "sent_at",
-            "lease_until",
-            "error",
-        ],
+        update_fields=list(FRESH),
     )
     transaction.on_commit(lambda: publish([(task, k) for k in keys]))
 
@@ -115,11 +105,18 @@ def publish(units: list[tuple[str, int]]) -> int:
 # --- running a unit ---------------------------------------------------------------------------
 
 
-def _holder_alive(holder: str) -> bool:
+def holder() -> str:
+    """Who takes a lease: this host and process, read when the lease is taken (a pool
+    process is forked after this module is imported), so a worker on the same host can tell
+    the holder died."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _holder_alive(who: str) -> bool:
     """Whether the process holding a lease may still be working: a process on this host that
     no longer exists is not (a killed pool process is taken over at once); elsewhere, only
     its lease can tell."""
-    host, _, pid = holder.rpartition(":")
+    host, _, pid = who.rpartition(":")
     if host != socket.gethostname() or not pid.isdigit():
         return True
     try:
@@ -145,7 +142,7 @@ def _claim(task: str, key: int) -> Unit | None:
             return None
         unit.state = Unit.State.RUNNING
         unit.attempts += 1
-        unit.holder = HOLDER
+        unit.holder = holder()
         unit.lease_until = now + timedelta(seconds=_option("lease_seconds"))
         unit.save(update_fields=["state", "attempts", "holder", "lease_until", "updated_at"])
     return unit

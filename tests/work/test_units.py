@@ -4,6 +4,7 @@ the outbox, leases, the sweep's three rules and giving up."""
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from django.utils import timezone
 from config.celery import app
 from tests.support.services import free_port
 from work.models import Unit
-from work.services import HOLDER, backlog, enqueue, execute, publish, queue_length, sweep
+from work.services import backlog, enqueue, execute, publish, queue_length, sweep
 
 pytestmark = pytest.mark.django_db
 
@@ -134,7 +135,7 @@ def test_a_dead_process_on_this_host_is_taken_over_at_once(queue):
     )
     calls = []
     execute(TASK, 5, calls.append, give_up=pytest.fail)
-    assert calls == [5] and _unit(5).holder == HOLDER
+    assert calls == [5] and _unit(5).holder == f"{socket.gethostname()}:{os.getpid()}"
 
 
 def test_a_message_the_broker_lost_is_sent_again_only_once_the_queue_is_empty(
