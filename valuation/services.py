@@ -36,7 +36,7 @@ from valuation.methods import (
 )
 from valuation.models import ValuationChunk, ValuationJob
 from valuation.signals import job_finished
-from work.services import TRANSIENT, enqueue
+from work.services import TRANSIENT, any_unsent, enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +103,13 @@ def job_enqueue(job: ValuationJob) -> None:
     commits, or from the sweep if the broker is down then (:mod:`work`)."""
     ids = job.chunks.filter(status=ValuationChunk.Status.PENDING).values_list("id", flat=True)
     enqueue(RUN_CHUNK, ids)
+
+
+def job_waits_for_broker(job: ValuationJob) -> bool:
+    """Whether some of the job's pending chunks are stored but not yet sent (the broker was
+    unreachable when they were queued; the sweep sends them once it is back)."""
+    pending = job.chunks.filter(status=ValuationChunk.Status.PENDING).values("pk")
+    return any_unsent(RUN_CHUNK, pending)
 
 
 def job_cancel(job: ValuationJob, *, reason: str = "cancelled") -> bool:

@@ -264,6 +264,13 @@ def sweep() -> int:
     return sent
 
 
+def any_unsent(task: str, keys) -> bool:
+    """Whether any of these units (``keys``: ids, or a query of them) waits for the broker."""
+    return Unit.objects.filter(
+        task=task, key__in=keys, state=Unit.State.QUEUED, sent_at__isnull=True
+    ).exists()
+
+
 def backlog() -> dict:
     """Units by state, how many wait to be sent, and for how long the oldest has."""
     now = timezone.now()

@@ -29,6 +29,10 @@ class ProgressOut(serializers.Serializer):
         "when there are at most ten candidates."
     )
     utility_evaluations = serializers.IntegerField(help_text="Models fitted so far.")
+    waiting_for_broker = serializers.BooleanField(
+        help_text="Part of the work is stored but not yet sent to the workers: the message "
+        "queue is unreachable. It is sent when the queue is back; nothing is lost."
+    )
 
 
 class TaskOut(serializers.ModelSerializer):

@@ -37,7 +37,7 @@ from valuation.core.utility import ModelUtility
 from valuation.data import job_data
 from valuation.methods import EXACT_MAX_PLAYERS, ROW_METHOD, build_estimator
 from valuation.models import ValuationJob
-from valuation.services import job_cancel, job_create, job_enqueue
+from valuation.services import job_cancel, job_create, job_enqueue, job_waits_for_broker
 
 logger = logging.getLogger(__name__)
 
@@ -209,6 +209,7 @@ def task_progress(task: Task) -> dict | None:
         "eta_seconds": eta,
         "method": " + ".join(job.method for job in jobs),
         "utility_evaluations": sum(job.n_utility_evaluations for job in jobs),
+        "waiting_for_broker": any(job_waits_for_broker(job) for job in running),
     }
 
 

@@ -301,3 +301,37 @@ def test_insights_given_up_are_failed_with_the_reason(market, settings):
     compute_insights(task.pk)
     insight = TaskInsight.objects.get(task=task)
     assert insight.status == "failed" and "gave up after 5 attempts" in insight.error
+
+
+def test_a_task_submitted_while_the_broker_is_down_is_stored_and_says_it_waits(
+    market, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.test import Client
+    from django.utils import timezone
+
+    from tests.support.broker import broker_down, private_queue
+    from work.services import queue_length, sweep
+
+    _, _, consumer = market
+    with private_queue(), broker_down(), django_capture_on_commit_callbacks(execute=True):
+        response = submit(consumer)
+    assert response.status_code == 201, response.json()
+    task_id = response.json()["id"]
+    task = Task.objects.get(pk=task_id)
+    detail = client_for(consumer).get(f"/api/tasks/{task_id}/").json()
+    assert detail["status"] == "queued" and detail["held_cents"] == 20_000
+    assert detail["progress"]["waiting_for_broker"] is True
+    web = Client()
+    web.force_login(consumer)
+    page = web.get(f"/tasks/{task_id}/progress/").content.decode()
+    assert "waiting for the message queue to come back" in page
+    from work.models import Unit
+
+    with private_queue():  # the broker is back; the sweep sends what waited (10 s on)
+        Unit.objects.update(queued_at=timezone.now() - timedelta(minutes=1))
+        sent = sweep()
+        assert sent == queue_length() and sent >= task.valuation_job.chunks.count()
+    detail = client_for(consumer).get(f"/api/tasks/{task_id}/").json()
+    assert detail["progress"]["waiting_for_broker"] is False

@@ -3,14 +3,12 @@ the outbox, leases, the sweep's three rules and giving up."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import subprocess
 import sys
 import threading
 import time
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -18,7 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from config.celery import app
-from tests.support.services import free_port
+from tests.support.broker import broker_down, private_queue
 from work.models import Unit
 from work.services import backlog, enqueue, execute, publish, queue_length, sweep
 
@@ -27,33 +25,12 @@ pytestmark = pytest.mark.django_db
 TASK = "tests.work.noop"
 
 
-@contextlib.contextmanager
-def _conf(**values):
-    """Celery settings changed for a while (Celery's settings object cannot be monkeypatched)."""
-    before = {name: app.conf[name] for name in values}
-    app.conf.update(values)
-    try:
-        yield
-    finally:
-        app.conf.update(before)
-
-
 @pytest.fixture
 def queue():
     """A queue of this test's own on the configured broker, emptied afterwards."""
-    name = f"work-test-{uuid.uuid4().hex[:8]}"
-    with _conf(task_default_queue=name):
+    with private_queue() as name:
         assert queue_length() == 0
         yield name
-        with app.connection_for_write() as conn:
-            conn.default_channel.queue_purge(name)
-
-
-def broker_down():
-    """The broker is a closed port on loopback (nothing listens there)."""
-    return _conf(
-        broker_url=f"redis://127.0.0.1:{free_port()}/0", broker_write_url=None, broker_read_url=None
-    )
 
 
 def _unit(key: int) -> Unit:

@@ -60,6 +60,9 @@ def progress_of(task: Task, status: str) -> Progress:
         phase = {"quoted": "Priced", "purchased": "Bought"}.get(status, status.capitalize())
         fraction = 1.0 if status in (Task.Status.QUOTED, Task.Status.PURCHASED) else 0.0
         return Progress(phase, fraction, 0.0, evaluations, method, True)
+    if info.get("waiting_for_broker"):
+        phase = "Saved, waiting for the message queue to come back (nothing is lost)"
+        return Progress(phase, info["fraction"], None, evaluations, method, False)
     if all(job.status == ValuationJob.Status.PENDING for job in jobs):
         return Progress("Waiting for a worker", 0.0, None, 0, method, False)
     if all(job.status == ValuationJob.Status.SUCCEEDED for job in jobs):
