@@ -29,3 +29,24 @@ def test_pure_module_does_not_import_django(module):
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "False", f"importing {module} imported django"
+
+
+def test_the_work_app_depends_on_none_of_the_apps_that_use_it():
+    """work/ is below valuation and marketplace (docs/architecture.md): it may import config,
+    never them, or the layers would turn into a cycle."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "work"
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            for name in names:
+                top = name.split(".")[0]
+                assert top not in {"marketplace", "valuation", "pricing"}, f"{path}: {name}"

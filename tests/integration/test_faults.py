@@ -50,6 +50,12 @@ def _finished_cleanly(faults, task_id: int) -> None:
     assert all(c["status"] == "done" for c in state["chunks"]), state["chunks"]
     assert state["values"] == pytest.approx(clean_values(faults.stack, task_id), abs=1e-12)
     assert state["active_units"] == [], "work left queued or running"
+    # No hold without its task: the wallet holds exactly what the consumer's tasks still do.
+    page = faults.consumer("GET", "/tasks/", 200)
+    tasks = page["results"]
+    assert page["count"] == len(tasks)
+    wallet = faults.consumer("GET", "/wallet/", 200)
+    assert wallet["held_cents"] == sum(t["held_cents"] for t in tasks)
 
 
 def test_a_killed_worker_main_process_loses_no_job(faults):
