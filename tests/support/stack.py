@@ -95,10 +95,11 @@ def live_stack(
     broker: str = "redis",
     workers: int = 2,
     redis: str | None = None,
+    beat: bool = True,
 ) -> Iterator[Stack]:
     """Start web + worker on a fresh database; stop both and drop the database afterwards.
     ``redis`` names a Redis of the test's own (tests/support/faults.py) instead of the
-    shared one."""
+    shared one; without ``beat`` the worker's only child processes are its pool's."""
     var_dir = tmp_path / "var"
     var_dir.mkdir(parents=True, exist_ok=True)
     queue = f"stack-{uuid.uuid4().hex[:8]}"
@@ -148,7 +149,7 @@ def live_stack(
             "120",
         ]
         with (
-            running(worker_command(queue, workers), env, stack.worker_log) as worker,
+            running(worker_command(queue, workers, beat=beat), env, stack.worker_log) as worker,
             running(web_command, env, stack.web_log) as web,
         ):
             wait_for_http(f"{stack.url}/healthz", web, stack.web_log, timeout=60)
