@@ -104,15 +104,7 @@ def _fault(faults, consumer, name: str, down_seconds: float) -> tuple[dict, dict
         return outcome, seen
     task_id = submit_task(consumer)["id"]
     wait_mid_job(faults, task_id)
-    if name == "worker killed":
-        faults.kill_worker()
-        faults.start_worker()
-    elif name == "redis flushed":
-        faults.redis.flush()
-    else:
-        faults.redis.kill()
-        time.sleep(5)
-        faults.redis.start()
+    faults.interrupt(name, down_seconds=5)
     return _outcome(faults, consumer, task_id, time.monotonic()), seen
 
 

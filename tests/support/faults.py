@@ -107,6 +107,21 @@ class FaultStack:
         log = self.stack.worker_log.with_name(f"worker-{self.restarts}.log")
         self.worker_pid = self.processes.enter_context(running(command, self.stack.env, log)).pid
 
+    def interrupt(self, fault: str, *, down_seconds: float = 2.0) -> None:
+        """Make ``fault`` happen now: ``worker killed`` (then a new worker started at once),
+        ``redis flushed``, or ``redis restarted`` (after ``down_seconds``, empty)."""
+        if fault == "worker killed":
+            self.kill_worker()
+            self.start_worker()
+        elif fault == "redis flushed":
+            self.redis.flush()
+        elif fault == "redis restarted":
+            self.redis.kill()
+            time.sleep(down_seconds)
+            self.redis.start()
+        else:
+            raise ValueError(f"no fault {fault!r}")
+
     def logs(self) -> str:
         folder = self.stack.worker_log.parent
         return "\n".join(p.read_text()[-2000:] for p in sorted(folder.glob("worker*.log")))
