@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from pricing.explanation import Line
 from pricing.lift import Lift
 from pricing.money import MEASUREMENT_DECIMALS, check_bps, check_cents, to_fraction
 from pricing.replication import LOG2, Similarity, penalty_factors, similarity_sums
@@ -52,14 +53,19 @@ from pricing.shares import (
 __all__ = [
     "BASES",
     "LIFT_PRICING",
+    "QUOTE_VERSION",
     "ROW_BASIS",
     "BundleValuation",
+    "Line",
     "Quote",
     "lift_value_cents",
     "quote",
 ]
 
 LIFT_PRICING = "lift"
+#: The layout of :meth:`Quote.to_dict`; stored quotes of older versions are migrated
+#: (version 2: the explanation became keyed :class:`~pricing.explanation.Line` records).
+QUOTE_VERSION = 2
 
 #: Contributions that are sums of row-level values computed without reading who owns a row
 #: (``valuation.core.methods.rows``): no split, merge or relabelling of owners moves them.
@@ -144,8 +150,9 @@ class Quote:
         What the contribution values are (``shapley`` or ``least_core``).
     revaluations : int
         How many times the bundle was re-valued by the ``revalue`` callback.
-    explanation : tuple of str
-        One plain-language line per number.
+    explanation : tuple of Line
+        One plain-language line per number, keyed by what it explains
+        (:mod:`pricing.explanation`).
     policy : str
         The pricing policy, ``"lift"``.
     """
@@ -163,7 +170,7 @@ class Quote:
     excluded: dict[str, str] = field(default_factory=dict)
     basis: str = "shapley"
     revaluations: int = 0
-    explanation: tuple[str, ...] = ()
+    explanation: tuple[Line, ...] = ()
     policy: str = LIFT_PRICING
 
     @property
@@ -199,6 +206,7 @@ class Quote:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict; shares are written as exact ``"numerator/denominator"`` strings."""
         return {
+            "version": QUOTE_VERSION,
             "policy": self.policy,
             "sale": self.sale,
             "reason": self.reason,
@@ -213,12 +221,15 @@ class Quote:
             "excluded": dict(self.excluded),
             "basis": self.basis,
             "revaluations": self.revaluations,
-            "explanation": list(self.explanation),
+            "explanation": [line.to_dict() for line in self.explanation],
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Quote:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`; refuses another version (migrate stored quotes)."""
+        version = data.get("version", 1)
+        if version != QUOTE_VERSION:
+            raise ValueError(f"a version {version} quote; this code reads version {QUOTE_VERSION}")
         return cls(
             policy=str(data["policy"]),
             sale=bool(data["sale"]),
@@ -234,7 +245,7 @@ class Quote:
             excluded=dict(data["excluded"]),
             basis=str(data["basis"]),
             revaluations=int(data["revaluations"]),
-            explanation=tuple(data["explanation"]),
+            explanation=tuple(Line.from_dict(line) for line in data["explanation"]),
         )
 
 
@@ -288,17 +299,17 @@ def _exclusion_lines(
     z: float,
     names: Mapping[str, str],
     paid_fdr: float = 1.0,
-) -> list[str]:
+) -> list[Line]:
     lines = []
     for pid in sorted(excluded):
         c = judged[pid]
-        name = names.get(pid, pid)
+        numbers: dict[str, float] = {"value": c.value}
         if excluded[pid] == HARMFUL:
-            lines.append(
-                f"Left out {name}: its data lowers your metric "
-                f"(value {c.value:+.4f}, interval reaching only {c.upper(z):+.4f}); "
-                "it is not sold to you and its provider is not paid."
+            text = (
+                f"its data lowers your metric (value {c.value:+.4f}, interval reaching only "
+                f"{c.upper(z):+.4f}); it is not sold to you and its provider is not paid."
             )
+            numbers["upper"] = c.upper(z)
         elif excluded[pid] == NO_CONTRIBUTION:
             noise = (
                 f" ± {c.stderr:.4f}: noise alone gives as much with probability "
@@ -307,15 +318,22 @@ def _exclusion_lines(
                 if c.value > 0
                 else ""
             )
-            lines.append(
-                f"Left out {name}: no measurable contribution (value {c.value:+.4f}{noise}); "
-                "it is not sold to you and its provider is not paid."
+            text = (
+                f"no measurable contribution (value {c.value:+.4f}{noise}); it is not sold to "
+                "you and its provider is not paid."
             )
+            numbers["stderr"] = c.stderr
         else:
-            lines.append(
-                f"Left out {name}: at this price its payout ({_fmt_cents(payouts_seen[pid])}) "
-                f"would be below its reserve ({_fmt_cents(original[pid].reserve_cents)})."
+            text = (
+                f"at this price its payout ({_fmt_cents(payouts_seen[pid])}) would be below "
+                f"its reserve ({_fmt_cents(original[pid].reserve_cents)})."
             )
+            numbers = {
+                "payout_cents": payouts_seen[pid],
+                "reserve_cents": original[pid].reserve_cents,
+            }
+        heading = f"Left out {names.get(pid, pid)}"
+        lines.append(Line("left_out", heading, text, provider=pid, numbers=numbers))
     return lines
 
 
@@ -331,7 +349,7 @@ def _no_sale(
     excluded: dict[str, str],
     basis: str,
     revaluations: int,
-    exclusion_lines: list[str],
+    exclusion_lines: list[Line],
 ) -> Quote:
     return Quote(
         sale=False,
@@ -346,7 +364,10 @@ def _no_sale(
         excluded=dict(sorted(excluded.items())),
         basis=basis,
         revaluations=revaluations,
-        explanation=(*exclusion_lines, f"No sale: {reason}. You are charged nothing."),
+        explanation=(
+            *exclusion_lines,
+            Line("no_sale", "No sale", f"{reason}. You are charged nothing."),
+        ),
     )
 
 
@@ -555,38 +576,70 @@ def _sale_lines(
     basis: str,
     basis_metric: str | None,
     names: Mapping[str, str],
-) -> list[str]:
+) -> list[Line]:
     lift = current.lift
     values = {c.provider_id: c.value for c in current.contributions}
     charge, fee_cents, pool = settlement.charge_cents, settlement.fee_cents, settlement.pool_cents
     conf = f"{lift.confidence * 100:g}%"
     lines = [
-        f"Bundle: {', '.join(names.get(pid, pid) for pid in sorted(paid))}.",
-        f"Lift: {_fmt_points(lift.estimate)} over your baseline "
-        f"({conf} interval {_fmt_points(lift.lower)} to {_fmt_points(lift.upper)}).",
-        f"Worth: you pay only for the lift you can be confident in, the interval's lower end: "
-        f"{_fmt_points(lift.lower)} × {_fmt_cents(cents_per_point)} per point = "
-        f"{_fmt_cents(value_cents)} (rounded down).",
+        Line("bundle", "Bundle", f"{', '.join(names.get(pid, pid) for pid in sorted(paid))}."),
+        Line(
+            "lift",
+            "Lift",
+            f"{_fmt_points(lift.estimate)} over your baseline ({conf} interval "
+            f"{_fmt_points(lift.lower)} to {_fmt_points(lift.upper)}).",
+            numbers=lift.to_dict(),
+        ),
+        Line(
+            "worth",
+            "Worth",
+            "you pay only for the lift you can be confident in, the interval's lower end: "
+            f"{_fmt_points(lift.lower)} × {_fmt_cents(cents_per_point)} per point = "
+            f"{_fmt_cents(value_cents)} (rounded down).",
+            numbers={"value_cents": value_cents, "cents_per_point": cents_per_point},
+        ),
     ]
+    price = {"charge_cents": charge, "budget_cents": budget_cents}
     if charge < value_cents:
-        lines.append(f"Price: {_fmt_cents(charge)}, capped at your budget.")
+        lines.append(
+            Line("price", "Price", f"{_fmt_cents(charge)}, capped at your budget.", numbers=price)
+        )
     else:
         lines.append(
-            f"Price: {_fmt_cents(charge)}, within your budget of {_fmt_cents(budget_cents)}."
+            Line(
+                "price",
+                "Price",
+                f"{_fmt_cents(charge)}, within your budget of {_fmt_cents(budget_cents)}.",
+                numbers=price,
+            )
         )
     lines += [
-        f"Platform fee: {settlement.fee_bps / 100:g}% of {_fmt_cents(charge)}, rounded down: "
-        f"{_fmt_cents(fee_cents)}.",
-        f"Provider pool: {charge:,} − {fee_cents:,} = {_fmt_cents(pool)}, split by share to the "
-        "cent (largest remainder; ties by provider id).",
+        Line(
+            "fee",
+            "Platform fee",
+            f"{settlement.fee_bps / 100:g}% of {_fmt_cents(charge)}, rounded down: "
+            f"{_fmt_cents(fee_cents)}.",
+            numbers={"fee_cents": fee_cents, "fee_bps": settlement.fee_bps},
+        ),
+        Line(
+            "pool",
+            "Provider pool",
+            f"{charge:,} − {fee_cents:,} = {_fmt_cents(pool)}, split by share to the cent "
+            "(largest remainder; ties by provider id).",
+            numbers={"pool_cents": pool},
+        ),
     ]
     if basis == ROW_BASIS:
         measured = f" (on {basis_metric})" if basis_metric else ""
         lines.append(
-            "Split: a dataset's share is the sum of the Shapley values of its rows: each row "
-            f"is valued as a player of your task{measured} without knowing who owns it, so "
-            "cutting the same rows into more datasets or accounts, or merging them, changes "
-            "no one's payout."
+            Line(
+                "split",
+                "Split",
+                "a dataset's share is the sum of the Shapley values of its rows: each row is "
+                f"valued as a player of your task{measured} without knowing who owns it, so "
+                "cutting the same rows into more datasets or accounts, or merging them, "
+                "changes no one's payout.",
+            )
         )
     label = BASES[basis]
     for pid in sorted(paid):
@@ -598,21 +651,50 @@ def _sale_lines(
             )
         reserve = f"; reserve {_fmt_cents(reserves[pid])} met" if reserves[pid] else ""
         lines.append(
-            f"{names.get(pid, pid)}: {share} → {_fmt_cents(settlement.payouts[pid])}{reserve}."
+            Line(
+                "provider",
+                names.get(pid, pid),
+                f"{share} → {_fmt_cents(settlement.payouts[pid])}{reserve}.",
+                provider=pid,
+                numbers={
+                    "share": float(shares[pid]),
+                    "value": values[pid],
+                    "factor": float(factors[pid]),
+                    "paid_share": float(paid[pid]),
+                    "payout_cents": settlement.payouts[pid],
+                    "reserve_cents": reserves[pid],
+                },
+            )
         )
+    penalty = "Withheld by the replication penalty"
     if settlement.refund_cents:
         lines.append(
-            f"Withheld by the replication penalty: {_fmt_cents(settlement.refund_cents)}, "
-            f"refunded to you; you pay {_fmt_cents(settlement.net_charge_cents)} net."
+            Line(
+                "refund",
+                penalty,
+                f"{_fmt_cents(settlement.refund_cents)}, refunded to you; you pay "
+                f"{_fmt_cents(settlement.net_charge_cents)} net.",
+                numbers={"refund_cents": settlement.refund_cents},
+            )
         )
     if settlement.withheld_cents:
         lines.append(
-            f"Withheld by the replication penalty: {_fmt_cents(settlement.withheld_cents)}, "
-            "kept in the platform's replication reserve account."
+            Line(
+                "withheld",
+                penalty,
+                f"{_fmt_cents(settlement.withheld_cents)}, kept in the platform's replication "
+                "reserve account.",
+                numbers={"withheld_cents": settlement.withheld_cents},
+            )
         )
     parts = " + ".join(f"{settlement.payouts[pid]:,}" for pid in sorted(paid))
     lines.append(
-        f"Check: {charge:,} charged = {parts} to providers + {fee_cents:,} fee + "
-        f"{settlement.withheld_cents:,} reserve + {settlement.refund_cents:,} refund."
+        Line(
+            "check",
+            "Check",
+            f"{charge:,} charged = {parts} to providers + {fee_cents:,} fee + "
+            f"{settlement.withheld_cents:,} reserve + {settlement.refund_cents:,} refund.",
+            numbers={"charge_cents": charge},
+        )
     )
     return lines

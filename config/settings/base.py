@@ -254,6 +254,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DatasetStatusEnum": "marketplace.models.datasets.Dataset.Status",
         "TaskStatusEnum": "marketplace.models.tasks.Task.Status",
+        "ExplanationLineKindEnum": "pricing.explanation.KINDS",
+        "OrderKindEnum": "marketplace.models.orders.Order.Kind",
     },
 }
 

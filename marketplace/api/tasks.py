@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from config.api import ApiSchema, ErrorSerializer, UploadField, api_schema
 from marketplace.api.idempotency import HEADER, idempotent
 from marketplace.api.permissions import IsConsumer, IsProvider
+from marketplace.api.quotes import QuoteOut
 from marketplace.models import Order, Payout, Task
 from marketplace.selectors.tasks import order_list, payout_list, task_list
 from marketplace.services.insights import insight_for, task_row_offer
@@ -68,9 +69,10 @@ class TaskOut(serializers.ModelSerializer):
 
 
 class TaskDetailOut(TaskOut):
-    quote = serializers.JSONField(
+    quote = QuoteOut(
+        allow_null=True,
         help_text="Contributions (value ± stderr per dataset), the lift with its interval, "
-        "the price, fee, payouts and a plain-language explanation of every number."
+        "the price, fee, payouts and a plain-language explanation of every number.",
     )
 
     class Meta(TaskOut.Meta):
@@ -204,7 +206,7 @@ class OrderOut(serializers.ModelSerializer):
 
 
 class OrderDetailOut(OrderOut):
-    quote = serializers.JSONField()
+    quote = QuoteOut(help_text="The task's quote the order bought from.")
 
     class Meta(OrderOut.Meta):
         fields = OrderOut.Meta.fields + ["quote"]

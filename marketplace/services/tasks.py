@@ -5,6 +5,10 @@ The valuation job only knows file paths and players; this module decides which d
 play (the candidates), turns the job's values into a quote through :mod:`pricing`, and
 keeps the consumer's hold in step with the task's life: held on submission, released on
 failure, cancellation or a quote without a sale, captured on purchase.
+
+Quoting (refits on the consumer's data, bootstraps, the bundle choice) is its own unit of
+work (:data:`QUOTE_TASK`), queued when the task's last job succeeds: a worker that dies
+while pricing loses only the pricing, which another worker redoes from the stored values.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from marketplace.services.insights import insight_schedule
 from marketplace.services.storage import files_with_rows
 from marketplace.services.wallet import check_amount, wallet_hold, wallet_release
 from pricing.bundle import choose_bundle
+from pricing.explanation import Line
 from pricing.lift import Lift
 from pricing.quote import ROW_BASIS, BundleValuation, quote
 from pricing.shares import Contribution
@@ -38,8 +43,12 @@ from valuation.data import job_data
 from valuation.methods import EXACT_MAX_PLAYERS, ROW_METHOD, build_estimator
 from valuation.models import ValuationJob
 from valuation.services import job_cancel, job_create, job_enqueue, job_waits_for_broker
+from work.services import TRANSIENT, any_unsent, enqueue
 
 logger = logging.getLogger(__name__)
+
+#: The Celery task that prices one task once its valuation succeeded (marketplace/tasks.py).
+QUOTE_TASK = "marketplace.quote_task"
 
 
 def _candidates(consumer, schema: Schema, requested: list[int] | None) -> list[Dataset]:
@@ -179,6 +188,10 @@ def task_submit(
     return task
 
 
+#: A task in one of these states still holds its budget and waits for its quote.
+IN_PROGRESS = (Task.Status.QUEUED, Task.Status.RUNNING)
+
+
 def task_jobs(task: Task) -> list[ValuationJob]:
     """The task's valuation jobs: the payout basis, then the bundle table if it has one."""
     return [job for job in (task.valuation_job, task.bundle_job) if job is not None]
@@ -209,7 +222,8 @@ def task_progress(task: Task) -> dict | None:
         "eta_seconds": eta,
         "method": " + ".join(job.method for job in jobs),
         "utility_evaluations": sum(job.n_utility_evaluations for job in jobs),
-        "waiting_for_broker": any(job_waits_for_broker(job) for job in running),
+        "waiting_for_broker": any(job_waits_for_broker(job) for job in running)
+        or (not running and task.status in IN_PROGRESS and any_unsent(QUOTE_TASK, [task.pk])),
     }
 
 
@@ -345,7 +359,7 @@ def _similarity(datasets) -> dict[str, dict[str, float]] | None:
 
 
 def task_quote(task: Task) -> Task:
-    """Price a task whose valuation succeeded (runs in the worker that finished it).
+    """Price a task whose valuation succeeded (:func:`task_quote_run` calls it in a worker).
 
     The split follows the payout basis (``task.valuation_job``): every candidate row valued
     as a player of the consumer's game without reading who owns it, summed per dataset. A
@@ -399,12 +413,15 @@ def task_quote(task: Task) -> Task:
     if switch is not None:
         listed = ", ".join(f"{titles.get(int(n), 'dataset')} (#{n})" for n in left_aside)
         gain = switch[1]
-        offer_data["explanation"] = [
-            f"Not offered: {listed}. Without them your model scores higher on your validation "
-            f"data, by {gain.estimate * 100:.2f} points (95% interval {gain.lower * 100:.2f} "
-            f"to {gain.upper * 100:.2f}), than with the bundle you would otherwise get.",
-            *offer_data["explanation"],
-        ]
+        aside = Line(
+            "not_offered",
+            "Not offered",
+            f"{listed}. Without them your model scores higher on your validation data, by "
+            f"{gain.estimate * 100:.2f} points (95% interval {gain.lower * 100:.2f} to "
+            f"{gain.upper * 100:.2f}), than with the bundle you would otherwise get.",
+            numbers=gain.to_dict(),
+        )
+        offer_data["explanation"] = [aside.to_dict(), *offer_data["explanation"]]
     task.quote = {
         "offer": offer_data,
         "contributions": [
@@ -434,7 +451,7 @@ def task_quote(task: Task) -> Task:
     }
     with transaction.atomic():
         locked = Task.objects.select_for_update().get(pk=task.pk)
-        if locked.status not in (Task.Status.QUEUED, Task.Status.RUNNING):
+        if locked.status not in IN_PROGRESS:
             return locked
         locked.quote = task.quote
         locked.status = Task.Status.QUOTED
@@ -446,8 +463,9 @@ def task_quote(task: Task) -> Task:
 
 
 def on_job_finished(sender, job: ValuationJob, **kwargs) -> None:
-    """Receiver of :data:`valuation.signals.job_finished`: a task is quoted once all its
-    jobs have succeeded; one failed or cancelled job ends the task and frees its budget."""
+    """Receiver of :data:`valuation.signals.job_finished`: once all of a task's jobs have
+    succeeded its quote is queued; one failed or cancelled job ends the task and frees its
+    budget."""
     task = (
         Task.objects.filter(Q(valuation_job=job) | Q(bundle_job=job))
         .select_related("valuation_job", "bundle_job")
@@ -464,16 +482,39 @@ def on_job_finished(sender, job: ValuationJob, **kwargs) -> None:
         _release_hold(task, ended, job.error)
         _stop_siblings(task, job)  # after the release, so the task keeps this job's reason
         return
-    if any(other.status != ValuationJob.Status.SUCCEEDED for other in task_jobs(task)):
-        return  # the other job quotes when it ends
+    if _valued(task):
+        with transaction.atomic():
+            enqueue(QUOTE_TASK, [task.pk])
+
+
+def _valued(task: Task) -> bool:
+    """Whether every job of the task has succeeded (the last one to end queues the quote)."""
+    return all(job.status == ValuationJob.Status.SUCCEEDED for job in task_jobs(task))
+
+
+def task_quote_run(task_id: int) -> None:
+    """Quote a task whose valuation succeeded, then queue its insights. A no-op on a task
+    already quoted or ended, so a re-sent message is harmless; a quote that cannot be made
+    fails the task and releases its hold (the money must not stay held)."""
+    task = Task.objects.select_related("valuation_job", "bundle_job").get(pk=task_id)
+    if task.status not in IN_PROGRESS or not _valued(task):
+        return
     try:
         task = task_quote(task)
-    except Exception as exc:  # a quote that cannot be made must not keep the money held
+    except TRANSIENT:
+        raise  # the database was briefly unreachable: the unit is retried
+    except Exception as exc:
         logger.exception("quoting task %s failed", task.pk)
         _release_hold(task, Task.Status.FAILED, f"the quote could not be made: {exc}")
         return
     if task.status == Task.Status.QUOTED:
         insight_schedule(task)
+
+
+def quote_abandon(task_id: int, reason: str) -> None:
+    """Give up pricing a task (its unit failed too often): fail it and release its hold."""
+    task = Task.objects.get(pk=task_id)
+    _release_hold(task, Task.Status.FAILED, f"the quote {reason}")
 
 
 def _stop_siblings(task: Task, ended: ValuationJob) -> None:

@@ -14,8 +14,6 @@ MINUS = "\u2212"  # a real minus sign: same width as the plus, read correctly by
 
 _CENTS_IN_TEXT = re.compile(r"(?<![\d.,])(\d{1,3}(?:,\d{3})+|\d+) cents\b")
 _BARE_AMOUNT = re.compile(r"(?<![\d.,])(\d{1,3}(?:,\d{3})+|\d+)(?![\d.,]*%)")
-# Explanation lines whose every number is an amount of cents (the pool and the final check).
-_ALL_AMOUNTS = ("Provider pool:", "Check:")
 
 
 def money(cents: int, *, signed: bool = False) -> str:
@@ -27,15 +25,16 @@ def money(cents: int, *, signed: bool = False) -> str:
     return f"{sign}{CURRENCY_SYMBOL}{whole:,}.{rest:02d}"
 
 
-def money_in_text(line: str) -> str:
-    """Rewrite the cent amounts of a pricing explanation line as currency."""
+def money_in_text(text: str, *, all_amounts: bool = False) -> str:
+    """Rewrite the ``"1,234 cents"`` of a pricing explanation line as currency; with
+    ``all_amounts`` (lines of :data:`pricing.explanation.ALL_AMOUNTS`) every bare number."""
 
     def amount(match: re.Match) -> str:
         return money(int(match.group(1).replace(",", "")))
 
-    if line.startswith(_ALL_AMOUNTS):
-        return _BARE_AMOUNT.sub(amount, line).replace(" cents", "")
-    return _CENTS_IN_TEXT.sub(amount, line)
+    if all_amounts:
+        return _BARE_AMOUNT.sub(amount, text).replace(" cents", "")
+    return _CENTS_IN_TEXT.sub(amount, text)
 
 
 def points(value: float, *, decimals: int = 2) -> str:

@@ -5,12 +5,12 @@ with its line of the quote's explanation.
 Nothing is computed here that the services did not decide: values, lift, exclusions and
 cents come from the stored quote (:func:`marketplace.services.tasks.task_quote`) and the
 curve from :func:`marketplace.selectors.tasks.task_spend_curve`; this module only reads
-them, matches explanation lines to numbers, and lays out the charts.
+them, picks each number's explanation line by its kind and provider, and lays out the
+charts.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from django.utils.safestring import SafeString
@@ -18,6 +18,7 @@ from django.utils.safestring import SafeString
 from marketplace.web.charts import Bar, Point, Segment, bar_chart, stacked_column, step_curve
 from marketplace.web.formatting import money, money_in_text, points, sentence
 from pricing.bundle import BundleChoice
+from pricing.explanation import ALL_AMOUNTS, Line
 from pricing.shares import BELOW_RESERVE, HARMFUL, NO_CONTRIBUTION
 from valuation.core.catalog import METRIC_LABELS
 
@@ -33,7 +34,8 @@ PROVIDER_TONES = 6  # provider colours cycle through tone-p0 … tone-p5 in site
 
 @dataclass
 class Explained:
-    """The quote's explanation, one line per number, keyed by what the line explains."""
+    """The quote's explanation as the page shows it (money as currency): general lines by
+    kind, provider lines by provider id (only their text, beside the provider's number)."""
 
     general: dict[str, str] = field(default_factory=dict)
     provider: dict[str, str] = field(default_factory=dict)
@@ -41,39 +43,18 @@ class Explained:
     lines: list[str] = field(default_factory=list)
 
 
-_GENERAL = {
-    "Bundle:": "bundle",
-    "Lift:": "lift",
-    "Worth:": "worth",
-    "Price:": "price",
-    "Platform fee:": "fee",
-    "Provider pool:": "pool",
-    "Check:": "check",
-    "No sale:": "no_sale",
-    "Split:": "split",
-}
-# A provider is named "Title (#id)" in explanation lines (a bare "id" in older quotes).
-_WHO = r"(?:.* \(#(?P<pid>\d+)\)|(?P<bare>\d+))"
-_LEFT_OUT = re.compile(rf"^Left out {_WHO}: (?P<rest>.*)$")
-_PROVIDER = re.compile(rf"^{_WHO}: (?P<rest>.*)$")
-
-
-def explain(lines: list[str]) -> Explained:
-    """Index explanation lines by the number they explain, with money shown as currency."""
+def explain(lines: list[dict]) -> Explained:
+    """Index a stored quote's explanation (:class:`pricing.explanation.Line` records)."""
     out = Explained()
-    for raw in lines:
-        line = money_in_text(raw)
-        out.lines.append(line)
-        if match := _LEFT_OUT.match(line):
-            out.left_out[match["pid"] or match["bare"]] = sentence(match["rest"])
-        elif match := _PROVIDER.match(line):
-            out.provider[match["pid"] or match["bare"]] = sentence(match["rest"])
-        elif line.startswith("Withheld by the replication penalty"):
-            out.general["refund" if "refunded" in line else "withheld"] = line
+    for line in map(Line.from_dict, lines):
+        text = money_in_text(line.text, all_amounts=line.kind in ALL_AMOUNTS)
+        out.lines.append(f"{money_in_text(line.heading)}: {text}")
+        if line.kind == "provider":
+            out.provider[line.provider] = sentence(text)
+        elif line.kind == "left_out":
+            out.left_out[line.provider] = sentence(text)
         else:
-            for prefix, key in _GENERAL.items():
-                if line.startswith(prefix):
-                    out.general[key] = line
+            out.general[line.kind] = out.lines[-1]
     return out
 
 

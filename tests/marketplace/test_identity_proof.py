@@ -72,7 +72,7 @@ def test_splitting_the_same_rows_over_accounts_changes_no_payout(settings, k):
     assert set(paid(many)) == {honest, *split}
     assert abs(sum(paid(many)[pid] for pid in split) - paid(one)[whole]) <= k
     assert abs(paid(many)[honest] - paid(one)[honest]) <= k
-    assert any(line.startswith("Split:") for line in many["offer"]["explanation"])
+    assert any(line["kind"] == "split" for line in many["offer"]["explanation"])
 
 
 def test_a_near_copy_under_another_account_earns_its_copier_nothing(settings):
@@ -142,6 +142,8 @@ def test_the_market_pays_only_a_measurable_contribution(settings):
     assert offer["excluded"] == {str(ids["few"]): "no_contribution"}
     assert set(offer["settlement"]["payouts"]) == {str(ids["north"]), str(ids["south"])}
     assert any(
-        line.startswith("Left out few") and "at a false-discovery rate of 5%" in line
+        line["kind"] == "left_out"
+        and line["provider"] == str(ids["few"])
+        and "at a false-discovery rate of 5%" in line["text"]
         for line in offer["explanation"]
     )

@@ -26,7 +26,7 @@ def test_overlap_by_chance_costs_nothing(market, settings):
         dataset.save(update_fields=["quality"])
     offer = quote_for(consumer)
     assert offer["sale"] and offer["settlement"]["refund_cents"] == 0
-    assert not any("replication factor" in line for line in offer["explanation"])
+    assert not any(line["numbers"].get("factor", 1) != 1 for line in offer["explanation"])
 
 
 def test_overlapping_providers_share_less_and_the_rest_is_refunded(market):
@@ -49,4 +49,8 @@ def test_overlapping_providers_share_less_and_the_rest_is_refunded(market):
     assert settlement["charge_cents"] == (
         sum(settlement["payouts"].values()) + settlement["fee_cents"] + settlement["refund_cents"]
     )
-    assert any("replication factor" in line for line in penalised["explanation"])
+    assert any("replication factor" in line["text"] for line in penalised["explanation"])
+    factors = [
+        line["numbers"]["factor"] for line in penalised["explanation"] if line["kind"] == "provider"
+    ]
+    assert factors == pytest.approx([2**-0.4] * 2, abs=1e-3)

@@ -250,9 +250,9 @@ def test_a_dataset_is_left_aside_only_for_a_confidently_better_bundle(market):
     ]
     if aside:
         assert offered == frozenset(best.bundle)
-        assert offer["explanation"][0].startswith("Not offered:")
+        assert offer["explanation"][0]["kind"] == "not_offered"
     else:
-        assert not offer["explanation"][0].startswith("Not offered:")
+        assert offer["explanation"][0]["kind"] != "not_offered"
 
 
 def test_a_zero_rate_limit_refuses_every_valuation(market, settings):
@@ -301,6 +301,63 @@ def test_insights_given_up_are_failed_with_the_reason(market, settings):
     compute_insights(task.pk)
     insight = TaskInsight.objects.get(task=task)
     assert insight.status == "failed" and "gave up after 5 attempts" in insight.error
+
+
+def test_the_quote_is_its_own_unit_queued_when_the_last_job_succeeds(market):
+    from marketplace.services.tasks import QUOTE_TASK, task_quote_run
+    from work.models import Unit
+
+    _, _, consumer = market
+    task = Task.objects.get(pk=submit(consumer).json()["id"])
+    run_job(task.valuation_job)
+    assert not Unit.objects.filter(task=QUOTE_TASK, key=task.pk).exists()  # one job is left
+    run_job(task.bundle_job)
+    task.refresh_from_db()
+    assert task.status == "queued" and task.quote is None  # valued, not yet priced
+    assert Unit.objects.get(task=QUOTE_TASK, key=task.pk).state == Unit.State.QUEUED
+    progress = client_for(consumer).get(f"/api/tasks/{task.pk}/").json()["progress"]
+    # Its message goes out on commit, which this test's transaction never reaches: it waits.
+    assert progress["fraction"] == 1.0 and progress["waiting_for_broker"] is True
+    task_quote_run(task.pk)
+    task.refresh_from_db()
+    assert task.status == "quoted"
+    quoted = task.quote
+    task_quote_run(task.pk)  # a re-sent message changes nothing
+    task.refresh_from_db()
+    assert task.quote == quoted and task.status == "quoted"
+
+
+def test_a_quote_given_up_fails_the_task_and_releases_the_hold(market, settings):
+    from marketplace.services.tasks import QUOTE_TASK
+    from marketplace.tasks import quote_task
+
+    _, _, consumer = market
+    task = Task.objects.get(pk=submit(consumer).json()["id"])
+    for job in (task.valuation_job, task.bundle_job):
+        run_job(job)
+    _exhausted(QUOTE_TASK, task.pk, settings)
+    quote_task(task.pk)
+    task.refresh_from_db()
+    assert task.status == "failed" and task.quote is None and task.held_cents == 0
+    assert "the quote gave up after 5 attempts" in task.error
+    assert client_for(consumer).get("/api/wallet/").json()["held_cents"] == 0
+
+
+def test_a_quote_that_cannot_be_made_fails_the_task_and_releases_the_hold(market, monkeypatch):
+    from marketplace.services import tasks
+
+    def refuse(*args, **kwargs):
+        raise ValueError("no price fits these terms")
+
+    _, _, consumer = market
+    task = Task.objects.get(pk=submit(consumer).json()["id"])
+    for job in (task.valuation_job, task.bundle_job):
+        run_job(job)
+    monkeypatch.setattr(tasks, "quote", refuse)
+    tasks.task_quote_run(task.pk)
+    task.refresh_from_db()
+    assert task.status == "failed" and task.held_cents == 0
+    assert task.error == "the quote could not be made: no price fits these terms"
 
 
 def test_a_task_submitted_while_the_broker_is_down_is_stored_and_says_it_waits(

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pricing.lift import Lift
-from pricing.quote import BundleValuation, Quote, lift_value_cents, quote
+from pricing.quote import QUOTE_VERSION, BundleValuation, Quote, lift_value_cents, quote
 from pricing.settlement import CONSUMER, PLATFORM_RESERVE
 from pricing.shares import BELOW_RESERVE, DEFAULT_Z, HARMFUL, Contribution
 from tests.pricing.oracles import random_monotone_type_game, shapley_by_permutations
@@ -71,8 +71,20 @@ def _check_money(q: Quote, inputs: dict) -> None:
         assert q.lift.lower > 0
         assert q.charge_cents == min(inputs["budget_cents"], q.value_cents) > 0
         assert len(q.explanation) >= 7
+        paid = {
+            line.provider: line.numbers["payout_cents"]
+            for line in q.explanation
+            if line.kind == "provider"
+        }
+        assert paid == q.payouts  # one keyed line per payout, quoting it
+        (check,) = [line for line in q.explanation if line.kind == "check"]
+        assert check.numbers["charge_cents"] == q.charge_cents
     else:
         assert q.reason and q.charge_cents == 0 and q.payouts == {}
+        assert q.explanation[-1].kind == "no_sale"
+    left_out = {line.provider for line in q.explanation if line.kind == "left_out"}
+    assert left_out == set(q.excluded)
+    assert Quote.from_dict(q.to_dict()) == q
 
 
 @settings(max_examples=150, deadline=None)
@@ -295,13 +307,13 @@ def test_penalty_destination_and_explanation():
         180,
         220,
     )
-    text = "\n".join(refunded.explanation)
+    text = "\n".join(line.sentence for line in refunded.explanation)
     for number in ("400 cents", "40 cents", "360 cents", "90 cents", "180 cents", "220 cents"):
         assert number in text
     least_core = quote(
         valuation, budget_cents=10**6, cents_per_point=100, fee_bps=0, basis="least_core"
     )
-    assert any("least-core payoff" in line for line in least_core.explanation)
+    assert any("least-core payoff" in line.text for line in least_core.explanation)
     with pytest.raises(ValueError):
         quote(valuation, budget_cents=1, cents_per_point=1, fee_bps=0, basis="nucleolus")
     with pytest.raises(ValueError):
@@ -329,9 +341,32 @@ def test_explanations_use_display_names_when_given():
         fee_bps=1000,
         names={"7": "Clinic North (#7)", "9": "Noisy Labs (#9)"},
     )
-    text = "\n".join(offer.explanation)
+    text = "\n".join(line.sentence for line in offer.explanation)
     assert "Left out Noisy Labs (#9): its data lowers your metric" in text
     assert "Bundle: Clinic North (#7)." in text
     assert "Clinic North (#7): share 100.00%" in text
     plain = quote(valuation, budget_cents=10_000, cents_per_point=100, fee_bps=1000)
-    assert "Bundle: 7." in plain.explanation
+    assert "Bundle: 7." in [line.sentence for line in plain.explanation]
+
+
+def test_a_quote_of_another_version_is_refused_not_misread():
+    valuation = BundleValuation((Contribution("7", 0.05),), Lift(0.05, 0.03, 0.07))
+    stored = quote(valuation, budget_cents=10_000, cents_per_point=100, fee_bps=0).to_dict()
+    assert stored["version"] == QUOTE_VERSION
+    older = {**stored, "version": 1, "explanation": ["Bundle: 7."]}
+    with pytest.raises(ValueError, match="version 1 quote"):
+        Quote.from_dict(older)
+    del older["version"]  # quotes stored before the version was written are version 1
+    with pytest.raises(ValueError, match="version 1 quote"):
+        Quote.from_dict(older)
+
+
+def test_a_line_names_a_provider_exactly_when_it_is_about_one():
+    from pricing.explanation import Line
+
+    with pytest.raises(ValueError, match="names a provider"):
+        Line("provider", "Clinic", "share 100%")
+    with pytest.raises(ValueError, match="names a provider"):
+        Line("bundle", "Bundle", "7.", provider="7")
+    with pytest.raises(ValueError, match="unknown explanation line kind"):
+        Line("vibes", "Vibes", "good")

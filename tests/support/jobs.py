@@ -19,11 +19,12 @@ def run_job(job: ValuationJob) -> ValuationJob:
 
 
 def run_task(task):
-    """Run every valuation job of a task (the payout basis and the bundle table); returns
-    the task as the last job's receivers left it."""
-    from marketplace.services.tasks import task_jobs
+    """Run every valuation job of a task (the payout basis and the bundle table), then its
+    quote, as workers would; returns the task as that left it."""
+    from marketplace.services.tasks import task_jobs, task_quote_run
 
     for job in task_jobs(task):
         run_job(job)
+    task_quote_run(task.pk)
     task.refresh_from_db()
     return task

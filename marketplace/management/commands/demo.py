@@ -26,6 +26,7 @@ from marketplace.demo import PASSWORD, demo_market, demo_task
 from marketplace.models import Task, TaskInsight
 from marketplace.services.insights import insight_for, task_row_offer
 from marketplace.services.tasks import task_progress, task_status
+from pricing.explanation import Line
 
 WORKER_START_TIMEOUT = 60
 VALUATION_TIMEOUT = 600
@@ -194,7 +195,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  {'(fee + payouts + withheld + refund)':<32} {cents(total):>10}")
         self.stdout.write("\nWhy:")
         for line in offer["explanation"]:
-            self.stdout.write(f"  - {line}")
+            self.stdout.write(f"  - {Line.from_dict(line).sentence}")
 
     def _insights(self, task: Task, worker: subprocess.Popen) -> None:
         started = time.monotonic()

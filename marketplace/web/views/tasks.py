@@ -18,6 +18,7 @@ from marketplace.selectors.wallet import wallet_summary
 from marketplace.services.errors import InsufficientFunds, ServiceError
 from marketplace.services.purchases import task_purchase
 from marketplace.services.tasks import (
+    IN_PROGRESS,
     task_cancel,
     task_jobs,
     task_status,
@@ -31,8 +32,6 @@ from marketplace.web.idempotency import new_key, run_once
 from marketplace.web.results import task_results
 from valuation.core.catalog import METRIC_LABELS, MODEL_LABELS
 from valuation.models import ValuationJob
-
-IN_PROGRESS = (Task.Status.QUEUED, Task.Status.RUNNING)
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,7 @@ def progress_of(task: Task, status: str) -> Progress:
     if all(job.status == ValuationJob.Status.PENDING for job in jobs):
         return Progress("Waiting for a worker", 0.0, None, 0, method, False)
     if all(job.status == ValuationJob.Status.SUCCEEDED for job in jobs):
-        # The jobs are done; the worker that finished the last one is pricing the result.
+        # The jobs are done; a worker is pricing the result (marketplace.quote_task).
         return Progress("Pricing the result", 1.0, None, evaluations, method, False)
     return Progress(
         "Measuring what each dataset adds",
