@@ -16,6 +16,7 @@ from marketplace.api.permissions import IsProvider
 from marketplace.models import Dataset
 from marketplace.selectors.datasets import (
     dataset_can_download,
+    dataset_quality_for,
     dataset_visible,
 )
 from marketplace.selectors.insights import dataset_quality_from_tasks
@@ -120,20 +121,7 @@ class DatasetDetailOut(DatasetOut):
         return dataset.owner_id == self._viewer().pk
 
     def get_quality(self, dataset) -> dict | None:
-        if not self._is_owner(dataset):
-            return None
-        quality = dict(dataset.quality)
-        if quality.get("similar_to"):
-            # Similarity to a dataset the owner may not see (another provider's held upload)
-            # would tell them it exists: only datasets they can see are named.
-            seen = dataset_visible(user=self._viewer()).filter(
-                pk__in=[int(pk) for pk in quality["similar_to"]]
-            )
-            named = {str(pk) for pk in seen.values_list("pk", flat=True)}
-            quality["similar_to"] = {
-                pk: sm for pk, sm in quality["similar_to"].items() if pk in named
-            }
-        return quality
+        return dataset_quality_for(user=self._viewer(), dataset=dataset)
 
     @extend_schema_field(QualityFromTasksOut(allow_null=True))
     def get_quality_from_tasks(self, dataset) -> dict | None:

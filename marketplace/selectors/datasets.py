@@ -14,6 +14,24 @@ def dataset_visible(*, user) -> QuerySet[Dataset]:
     ).select_related("owner")
 
 
+def dataset_quality_for(*, user, dataset: Dataset) -> dict | None:
+    """What ``user`` may read of a dataset's quality document: its owner reads it, with the
+    datasets it was measured against named only where the owner may see them (another
+    provider's held upload must not be revealed); anyone else reads nothing."""
+    if dataset.owner_id != user.pk:
+        return None
+    quality = dict(dataset.quality)
+    if quality.get("similar_to"):
+        named = {
+            str(pk)
+            for pk in dataset_visible(user=user)
+            .filter(pk__in=[int(pk) for pk in quality["similar_to"]])
+            .values_list("pk", flat=True)
+        }
+        quality["similar_to"] = {pk: sm for pk, sm in quality["similar_to"].items() if pk in named}
+    return quality
+
+
 def dataset_entitlement(*, user, dataset: Dataset) -> Entitlement | None:
     return Entitlement.objects.filter(user=user, dataset=dataset).order_by("id").first()
 

@@ -149,9 +149,10 @@ def dataset_create(
     )
     if duplicate_of is not None:
         dataset.status = Dataset.Status.HELD
+        # Which dataset it repeats is for staff (the review page): the owner must not
+        # learn another provider's dataset from it (marketplace.selectors.datasets).
         dataset.hold_reason = (
-            f"{overlap:.0%} of its rows are also in another provider's dataset "
-            f"(#{duplicate_of.pk}); held for review"
+            f"{overlap:.0%} of its rows are also in another provider's dataset; held for review"
         )
     with files_with_rows() as save:
         save(dataset.original_file, f"{sha[:16]}-{upload.name}", raw)

@@ -223,12 +223,14 @@ def _similarity(X, other_X, seeds: np.random.Generator) -> float:
 
 
 def _hold_if_similar(worst: tuple[Dataset, float] | None, findings: Findings) -> None:
-    """Hold the upload when its most similar dataset reaches the hold."""
+    """Hold the upload when its most similar dataset reaches the hold. The reason names no
+    other provider's dataset (its owner reads it); which one is in ``similar_to``, which only
+    staff read whole (:func:`marketplace.selectors.datasets.dataset_quality_for`)."""
     if worst is not None and worst[1] >= settings.DATAFAIR_SIMILARITY_HOLD:
         findings.reasons.append(
-            f"{worst[1]:.0%} of its rows and those of another provider's dataset "
-            f"#{worst[0].pk} “{worst[0].title}” are near duplicates of each other (similarity "
-            f"{worst[1]:.2f} ≥ {settings.DATAFAIR_SIMILARITY_HOLD:g})"
+            f"{worst[1]:.0%} of its rows and those of another provider's dataset are near "
+            f"duplicates of each other (similarity {worst[1]:.2f} ≥ "
+            f"{settings.DATAFAIR_SIMILARITY_HOLD:g})"
         )
 
 

@@ -92,7 +92,8 @@ def test_an_upload_repeating_another_providers_rows_is_held(provider_client):
     body = response.json()
     assert response.status_code == 201
     assert body["status"] == "held"
-    assert f"#{original['id']}" in body["hold_reason"]
+    assert "100% of its rows are also in another provider's dataset" in body["hold_reason"]
+    assert f"#{original['id']}" not in body["hold_reason"]
     assert body["quality"]["overlap_with_other_providers"] == 1.0
     others = client_for(make_user("viewer", "consumer")).get("/api/datasets/").json()
     assert [d["id"] for d in others["results"]] == [original["id"]]

@@ -76,7 +76,10 @@ def test_a_near_copy_with_noise_is_held_naming_the_dataset_and_the_similarity(pr
     assert copy.status == Dataset.Status.HELD
     sm = copy.quality["similar_to"][str(source.pk)]
     assert sm > 0.9
-    assert f"#{source.pk} “source”" in copy.hold_reason
+    # The reason names no other provider's dataset; the owner reads which one in similar_to,
+    # filtered by what they may see (test below).
+    assert "another provider's dataset are near duplicates" in copy.hold_reason
+    assert f"#{source.pk}" not in copy.hold_reason and "source" not in copy.hold_reason
     assert f"similarity {sm:.2f} ≥ 0.5" in copy.hold_reason
 
 
@@ -237,6 +240,33 @@ def test_the_owner_is_not_told_about_similar_datasets_they_cannot_see(provider, 
     Dataset.objects.filter(pk=source.pk).update(status=Dataset.Status.HELD)
     hidden = client_for(provider).get(f"/api/datasets/{copy.pk}/").json()["quality"]
     assert str(source.pk) not in hidden["similar_to"]
+
+
+def test_the_owner_of_a_copy_of_a_held_twin_learns_nothing_of_the_twin(provider, other, staff):
+    twin = published(other, table_csv(80, seed=1), "Quietly Held Twin")
+    Dataset.objects.filter(pk=twin.pk).update(status=Dataset.Status.HELD, hold_reason="review")
+    frame = pd.read_csv(io.BytesIO(table_csv(80, seed=1)))
+    rng = np.random.default_rng(2)
+    features = ["f1", "f2", "f3", "f4"]
+    frame[features] += 0.01 * frame[features].std().to_numpy() * rng.normal(size=(80, 4))
+    copy = screened(create(provider, frame_csv(frame), "my copy").pk)
+    assert copy.status == Dataset.Status.HELD and str(twin.pk) in copy.quality["similar_to"]
+    web = Client()
+    web.force_login(provider)
+    seen_by_owner = [
+        client_for(provider).get(f"/api/datasets/{copy.pk}/").content.decode(),
+        client_for(provider).get("/api/datasets/").content.decode(),
+        web.get(f"/datasets/{copy.pk}/").content.decode(),
+        web.get("/datasets/mine/").content.decode(),
+    ]
+    for seen in seen_by_owner:
+        assert "near duplicates" in seen or "my copy" in seen
+        assert "Quietly Held Twin" not in seen and f"#{twin.pk}" not in seen
+    quality = client_for(provider).get(f"/api/datasets/{copy.pk}/").json()["quality"]
+    assert str(twin.pk) not in quality["similar_to"]
+    web.force_login(staff)
+    review = web.get("/review/").content.decode()
+    assert f"dataset #{twin.pk} “Quietly Held Twin”" in review  # staff see which one
 
 
 def test_a_screening_given_up_holds_the_upload_with_the_reason(provider, settings):

@@ -19,6 +19,7 @@ from marketplace.selectors.datasets import (
     dataset_entitlement,
     dataset_label_columns,
     dataset_owned,
+    dataset_quality_for,
     dataset_visible,
 )
 from marketplace.selectors.insights import dataset_quality_from_tasks
@@ -64,6 +65,7 @@ def browse(request):
 @login_required
 def dataset_detail(request, pk: int):
     dataset = get_object_or_404(dataset_visible(user=request.user), pk=pk)
+    quality = dataset_quality_for(user=request.user, dataset=dataset)
     columns = [c["name"] for c in dataset.schema["features"]] + [dataset.label_column]
     context = {
         "dataset": dataset,
@@ -73,18 +75,18 @@ def dataset_detail(request, pk: int):
         "columns": columns,
         # Stored rows are JSON objects whose key order the database may change: go by name.
         "preview": [[row.get(name) for name in columns] for row in dataset.preview],
-        "quality": _quality(dataset),
+        "quality": _quality(quality or {}),
     }
-    if context["is_owner"]:
-        context["report"] = _report(dataset)
+    if quality is not None:
+        context["report"] = _report(dataset, quality)
         context["from_tasks"] = dataset_quality_from_tasks(dataset)
     return render(request, "web/datasets/detail.html", context)
 
 
-def _report(dataset: Dataset) -> dict | None:
+def _report(dataset: Dataset, quality: dict) -> dict | None:
     """The screening's intrinsic report, shaped for the page: a chart of the measured change
     of each removal with its table, and the rows behind it (numbered from 1, as in the file)."""
-    report = dataset.quality.get("report")
+    report = quality.get("report")
     if not report:
         return None
     removals = [
@@ -173,18 +175,21 @@ def dataset_upload(request):
     return render(request, "web/datasets/upload.html", context, status=400 if form.errors else 200)
 
 
-def _quality(dataset: Dataset) -> list[tuple[str, str]]:
+def _quality(quality: dict) -> list[tuple[str, str]]:
     """The upload's headline numbers (the screening's details have their own sections)."""
     return [
-        (label, fmt.format(dataset.quality[key]))
+        (label, fmt.format(quality[key]))
         for key, (label, fmt) in QUALITY_LABELS.items()
-        if key in dataset.quality
+        if key in quality
     ]
 
 
 @role_required("provider")
 def my_datasets(request):
-    datasets = [(d, _quality(d)) for d in dataset_owned(user=request.user)]
+    datasets = [
+        (d, _quality(dataset_quality_for(user=request.user, dataset=d)))
+        for d in dataset_owned(user=request.user)
+    ]
     screening = any(d.status == Dataset.Status.SCREENING for d, _ in datasets)
     return render(request, "web/datasets/mine.html", {"datasets": datasets, "screening": screening})
 

@@ -33,7 +33,9 @@ def review(request):
             done = "published" if decision == "publish" else "rejected"
             messages.success(request, f"“{dataset.title}” is {done}.")
         return redirect("web:review")
-    held = Dataset.objects.filter(status=Dataset.Status.HELD).select_related("owner")
+    held = Dataset.objects.filter(status=Dataset.Status.HELD).select_related(
+        "owner", "duplicate_of"
+    )
     rows = [(dataset, _numbers(dataset)) for dataset in held.order_by("created_at", "id")]
     return render(request, "web/review.html", {"held": rows})
 
@@ -43,13 +45,16 @@ def _numbers(dataset: Dataset) -> list[tuple[str, str]]:
     quality = dataset.quality
     out = []
     if quality.get("overlap_with_other_providers"):
-        out.append(
-            ("Rows in another provider's data", f"{quality['overlap_with_other_providers']:.0%}")
-        )
+        repeated = f"{quality['overlap_with_other_providers']:.0%}"
+        if dataset.duplicate_of is not None:
+            repeated += f" (dataset #{dataset.duplicate_of_id} “{dataset.duplicate_of.title}”)"
+        out.append(("Rows in another provider's data", repeated))
     similar = quality.get("similar_to") or {}
     if similar:
         pk, sm = max(similar.items(), key=lambda item: item[1])
-        out.append(("Highest similarity", f"{sm:.2f} with dataset #{pk}"))
+        twin = Dataset.objects.filter(pk=int(pk)).values_list("title", flat=True).first()
+        named = f" “{twin}”" if twin is not None else ""
+        out.append(("Highest similarity", f"{sm:.2f} with dataset #{pk}{named}"))
     flips = quality.get("label_flips") or {}
     if "change_points" in flips:
         out.append(
