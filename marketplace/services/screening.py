@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from scipy.stats import binom
 
 from marketplace.models import Dataset
@@ -58,6 +58,7 @@ from valuation.core.detection import PoisonScreen, dataset_similarity
 from valuation.core.quality import OUTLIER_THRESHOLD, cross_fitted_quality_report
 from valuation.core.tabular import Encoder, Schema, labels, read_table
 from valuation.core.utility import ModelUtility
+from work.services import TRANSIENT
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +104,8 @@ def dataset_screen(dataset_id: int) -> Dataset:
         return dataset
     try:
         findings = _screen(dataset)
-    except DatabaseError:
-        raise
+    except TRANSIENT:
+        raise  # the database was briefly unreachable: the unit is retried
     except Exception as exc:  # a bug or a corrupt file must not leave the upload in limbo
         logger.exception("screening dataset %s failed", dataset_id)
         findings = Findings(reasons=[f"screening could not finish ({type(exc).__name__}: {exc})"])

@@ -6,6 +6,7 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
+from django.db import OperationalError
 from django.test import Client
 
 from marketplace.models import AuditEvent, Dataset
@@ -282,3 +283,33 @@ def test_a_screening_given_up_holds_the_upload_with_the_reason(provider, setting
     dataset.refresh_from_db()
     assert dataset.status == Dataset.Status.HELD
     assert "screening could not finish: it gave up after 5 attempts" in dataset.hold_reason
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (OperationalError("the database restarted"), Dataset.Status.SCREENING),
+        (ValueError("a corrupt column"), Dataset.Status.HELD),
+    ],
+    ids=["transient: retried", "a fault: held with the error"],
+)
+def test_a_transient_error_is_retried_and_any_other_holds_the_upload(
+    provider, monkeypatch, error, status
+):
+    from marketplace.services import screening
+
+    dataset = create(provider, table_csv(40, seed=4))
+
+    def fail(_dataset):
+        raise error
+
+    monkeypatch.setattr(screening, "_screen", fail)
+    if status == Dataset.Status.SCREENING:
+        with pytest.raises(OperationalError):
+            screening.dataset_screen(dataset.pk)
+    else:
+        screening.dataset_screen(dataset.pk)
+    dataset.refresh_from_db()
+    assert dataset.status == status
+    if status == Dataset.Status.HELD:
+        assert "screening could not finish (ValueError: a corrupt column)" in dataset.hold_reason
