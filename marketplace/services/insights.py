@@ -35,6 +35,7 @@ from pricing.settlement import settle
 from valuation.core.acquisition import buy_top_rows, row_prices
 from valuation.core.catalog import make_model
 from valuation.core.dataset import Dataset as Rows
+from valuation.core.debugging import ROW_CONTENT, row_references
 from valuation.core.insights import buyer_insights
 from valuation.data import job_data
 from work.services import TRANSIENT, enqueue
@@ -161,8 +162,8 @@ def _compute(task: Task) -> tuple[dict, dict[str, np.ndarray]]:
             ],
             "rows": {**drop_rows, "by_dataset": found.drop_rows["by_source"]},
         },
-        "debug": _located_in(found.debug, "points", "drivers"),
-        "sensitivity": _located_sensitivity(found.sensitivity),
+        "debug": _located(found.debug),
+        "sensitivity": _located(found.sensitivity),
         "rows": {
             "k": options["k"],
             "by_dataset": [
@@ -185,25 +186,12 @@ def _player(name) -> int | None:
     return None if name in (None, OWN) else int(name)
 
 
-def _located(item: dict) -> dict:
-    """An engine row reference (``player``: group name) as the market names it (``dataset``:
-    id, None for the consumer's own rows)."""
-    out = {key: value for key, value in item.items() if key != "player"}
-    return {"dataset": _player(item["player"]), **out}
-
-
-def _located_in(section: dict, items: str, rows: str) -> dict:
-    for item in section.get(items, []):
-        item[rows] = [_located(row) for row in item[rows]]
+def _located(section: dict) -> dict:
+    """A section with each engine row reference (``player``: group name) named as the market
+    names it (``dataset``: id, None for the consumer's own rows)."""
+    for ref in list(row_references(section)):
+        ref["dataset"] = _player(ref.pop("player"))
     return section
-
-
-def _located_sensitivity(report: dict) -> dict:
-    if "error" in report:
-        return report
-    for item in [report["loss"], *report["coefficients"]]:
-        item["rows"] = [_located(row) for row in item["rows"]]
-    return report
 
 
 # --- row-level offers -------------------------------------------------------------------------
@@ -314,17 +302,10 @@ def insight_for(*, task: Task, user) -> dict:
             dataset = _player(name)
             shown = [row for row in rows if sees(dataset, row)]
             by_dataset[name] = {"count": len(rows), "rows": shown, "hidden": len(rows) - len(shown)}
-        for point in report.get("debug", {}).get("points", []):
-            for driver in point["drivers"]:
-                if not sees(driver["dataset"], driver["row"]):
-                    driver["row"] = driver["label"] = None
-        sensitivity = report.get("sensitivity", {})
-        for item in [sensitivity.get("loss"), *sensitivity.get("coefficients", [])]:
-            if item:
-                item["rows"] = [
-                    row if sees(row["dataset"], row["row"]) else {**row, "row": None}
-                    for row in item["rows"]
-                ]
+        # Every other row the report names is a row reference, in whatever section.
+        for ref in row_references(report, owner="dataset"):
+            if not sees(ref["dataset"], ref["row"]):
+                ref.update((key, None) for key in ROW_CONTENT if key in ref)
     return {
         "status": insight.status,
         "report": report or None,

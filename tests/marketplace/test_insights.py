@@ -92,6 +92,18 @@ def test_before_a_purchase_the_consumer_sees_counts_not_rows(insight):
         insight_for(task=task, user=stranger)
 
 
+def test_a_section_the_reader_does_not_know_is_redacted_all_the_same(insight):
+    task, ids, consumer, done = insight
+    own = {"dataset": None, "row": 3, "label": 1}  # the consumer's own row stays shown
+    theirs = {"dataset": ids[0], "row": 7, "label": 0, "value": -0.5}
+    done.report = {**done.report, "future": {"nested": [{"rows": [own, theirs]}]}}
+    done.save(update_fields=["report"])
+    seen = insight_for(task=task, user=consumer)["report"]["future"]["nested"][0]["rows"]
+    assert seen == [own, {"dataset": ids[0], "row": None, "label": None, "value": -0.5}]
+    sensitivity = insight_for(task=task, user=consumer)["report"]["sensitivity"]
+    assert all(r["row"] is None for r in sensitivity["loss"]["rows"] if r["dataset"] is not None)
+
+
 def row_values(done: TaskInsight) -> dict[tuple[int, int], float]:
     with done.row_values_file.open("rb") as handle, np.load(handle) as arrays:
         keys = zip(arrays["dataset"].tolist(), arrays["position"].tolist(), strict=True)

@@ -22,7 +22,7 @@ from sklearn.preprocessing import StandardScaler
 
 from tests.valuation_core.oracles import shapley_by_permutations
 from valuation.core import Dataset
-from valuation.core.debugging import explain_mispredictions, sensitivity_report
+from valuation.core.debugging import explain_mispredictions, row_references, sensitivity_report
 
 # --- explain_mispredictions ---------------------------------------------------------------
 
@@ -306,3 +306,17 @@ def test_rows_are_located_by_their_position_within_their_player():
         assert located[row] == {"player": group, "row": seen.get(group, 0)}
         seen[group] = seen.get(group, 0) + 1
     assert _Locations(Dataset(np.zeros((3, 1)), np.zeros(3)))[2] == {"player": None, "row": 2}
+
+
+def test_row_references_are_found_in_any_section_and_only_there():
+    ref = {"player": "a", "row": 1, "label": 0}
+    own = {"player": None, "row": 2}
+    document = {
+        "points": [{"drivers": [ref]}],
+        "deep": {"more": [[own]]},
+        "counts": {"player": "a", "rows": 3},  # "rows", not "row": not a reference
+        "error": "text",
+    }
+    found = list(row_references(document))
+    assert sorted(map(id, found)) == sorted([id(ref), id(own)])  # the mappings themselves
+    assert list(row_references(document, owner="dataset")) == []

@@ -12,11 +12,12 @@ Two questions a consumer asks of a fitted model, answered in terms of training r
 Rows are reported as ``{"player", "row"}``: the group (provider dataset) a row belongs to
 and its 0-based position within that group, or ``player`` None and the position in the
 training set when it is not grouped — the coordinates a provider or a file reader can find.
-Both functions return JSON-safe values.
+Both functions return JSON-safe values; :func:`row_references` finds every row they name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import numpy as np
@@ -251,6 +252,27 @@ def _predict(model: Any, train: Dataset, X: np.ndarray) -> np.ndarray:
     if labels.size == 1:
         return np.full(X.shape[0], labels[0], dtype=train.y.dtype)
     return np.asarray(clone(model).fit(train.X, train.y).predict(X))
+
+
+#: What a row reference tells of its row beyond who owns it: what a reader who may not see
+#: the row is not shown.
+ROW_CONTENT = ("row", "label")
+
+
+def row_references(document: Any, owner: str = "player") -> Iterator[dict[str, Any]]:
+    """Every row reference — a mapping with ``owner`` and ``"row"`` keys — anywhere in a
+    JSON-like document, whatever section holds it: what a reader walks to rename or to
+    redact the rows a report names, so a new section is covered without naming it."""
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if owner in node and "row" in node:
+                yield node
+            else:
+                stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 class _Locations:
