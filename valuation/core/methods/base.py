@@ -68,8 +68,12 @@ class Valuation(BaseEstimator, abc.ABC):
         """Value the players of ``train``; the answer is ``result_``."""
 
     @abc.abstractmethod
-    def n_units(self, train: Dataset | Game) -> int | None:
-        """Units of work of the method on ``train`` (None: unbounded samples)."""
+    def n_units(self, train: Dataset | Game, valid: Dataset | None = None) -> int | None:
+        """Units of work of the method on ``train`` (None: unbounded samples).
+
+        Every method takes ``valid`` too, so that a caller can ask any method alike; those
+        whose units are validation rows read it, the others ignore it.
+        """
 
     @abc.abstractmethod
     def fit_chunk(
@@ -145,7 +149,7 @@ class TableValuation(CoalitionsValuation):
     def _check_size(self, n_players: int) -> None:
         """Refuse games too large for the method (none by default)."""
 
-    def n_units(self, train: Dataset | Game) -> int:
+    def n_units(self, train: Dataset | Game, valid: Dataset | None = None) -> int:
         self._check_size(train.n_players)
         return table_units(self.table_kind, train.n_players)
 
@@ -231,7 +235,7 @@ class SamplingValuation(MergedResult, Valuation):
     random_state: Any
     stop: StoppingRule | None
 
-    def n_units(self, train: Dataset | Game) -> None:
+    def n_units(self, train: Dataset | Game, valid: Dataset | None = None) -> None:
         """Samples are unbounded: the app chooses ranges and checks ``stopping_rule()``."""
         return None
 

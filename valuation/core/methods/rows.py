@@ -264,7 +264,7 @@ class RowShapley(Valuation):
         strata = size_strata(n_rows, self.n_strata, self.size_exponent)
         return len(strata) * self.coalitions_per_stratum
 
-    def n_units(self, train: Dataset | Game) -> int:
+    def n_units(self, train: Dataset | Game, valid: Dataset | None = None) -> int:
         """Units of a run on ``train`` (anything with ``n_rows``, or a Game's players)."""
         self._check()
         n_rows = _n_rows(train)

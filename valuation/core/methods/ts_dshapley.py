@@ -169,7 +169,7 @@ class TransferredShapley(Valuation):
         self.random_state = random_state
         self.progress = progress
 
-    def n_units(self, train: Dataset | Game) -> int:
+    def n_units(self, train: Dataset | Game, valid: Dataset | None = None) -> int:
         """Chains: ``coverage × ⌈n_players / chain_size⌉``."""
         self._check()
         return self.coverage * math.ceil(train.n_players / self.chain_size)
