@@ -2,10 +2,11 @@
 
 Every method exposes the same three entry points, so the app (Celery) handles all alike:
 
-``n_units(train_or_game) -> int | None``
+``n_units(train_or_game, valid=None) -> int | None``
     How many units of work the method has: coalitions for exact methods (``2**n`` for
-    ExactShapley/ExactBanzhaf, ``n + 1`` for LeaveOneOut), None for sampling methods, whose
-    units (samples) are unbounded and numbered 0, 1, 2, …
+    ExactShapley/ExactBanzhaf, ``n + 1`` for LeaveOneOut), validation rows for KNNShapley
+    and Influence (which need ``valid``; the others ignore it), None for sampling methods,
+    whose units (samples) are unbounded and numbered 0, 1, 2, …
 ``fit_chunk(train, valid=None, *, baseline=None, start, stop) -> partial``
     Do units ``[start, stop)`` and return a partial: a :class:`UtilityTable` (exact
     methods) or a :class:`~valuation.core.result.ValuationResult` (sampling methods). The
@@ -219,7 +220,7 @@ def partial_from_dict(data: dict[str, Any]) -> Partial:
 class ChunkedMethod(Protocol):
     """The three entry points every valuation method offers (see the module docstring)."""
 
-    def n_units(self, train: Any) -> int | None: ...
+    def n_units(self, train: Any, valid: Any = None) -> int | None: ...
 
     def fit_chunk(
         self, train: Any, valid: Any = None, *, baseline: Any = None, start: int, stop: int

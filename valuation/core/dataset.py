@@ -165,6 +165,46 @@ class Dataset:
         member[chosen] = True
         return np.flatnonzero(member if self.groups is None else member[self.player_of_row])
 
+    @cached_property
+    def player_sizes(self) -> np.ndarray:
+        """Rows of every player, in player order (all 1 when players are rows)."""
+        return np.bincount(self.player_of_row, minlength=self.n_players)
+
+    def player_sums(self, values, rows=None) -> np.ndarray:
+        """Sum values of rows over each player's rows: a row-level quantity per player.
+
+        Parameters
+        ----------
+        values : array-like of shape (n,) or (m, n)
+            Values of rows; a 2-D array is summed line by line.
+        rows : array-like of int, same shape as ``values``, optional
+            The row each value belongs to (rows may repeat or be missing). Default: the
+            value's position along the last axis, so ``n`` must be ``n_rows``.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n_players,) or (m, n_players)
+            Per player (and line), the sum of the values of its rows, added in the order
+            of the values; 0 for a player with no value.
+        """
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim not in (1, 2):
+            raise ValueError(f"values must be 1-D or 2-D; got shape {values.shape}")
+        if rows is None:
+            if values.shape[-1] != self.n_rows:
+                raise ValueError(f"values have {values.shape[-1]} entries for {self.n_rows} rows")
+            players = np.broadcast_to(self.player_of_row, values.shape)
+        else:
+            rows = np.asarray(rows)
+            if rows.shape != values.shape:
+                raise ValueError(f"rows has shape {rows.shape} but values {values.shape}")
+            players = self.player_of_row[rows]
+        lines = 1 if values.ndim == 1 else values.shape[0]
+        # One bincount over (line, player) slots: no Python loop over lines or players.
+        slots = players + self.n_players * np.arange(lines).reshape(-1, *[1] * (values.ndim - 1))
+        sums = np.bincount(slots.ravel(), weights=values.ravel(), minlength=lines * self.n_players)
+        return sums.reshape(values.shape[:-1] + (self.n_players,))
+
     def __repr__(self) -> str:
         grouping = "rows" if self.groups is None else "groups"
         return (

@@ -317,7 +317,7 @@ def _validation_loss(
             f"validation label {_scalar(valid.y[np.argmin(known)])!r} does not occur in "
             "the training data"
         )
-    # The first class is the reference: its logits are fixed at 0 (see influence.py).
+    # The first class is the reference: its logits are fixed at 0 (see methods/influence/models.py).
     logits = np.zeros((valid.n_rows, classes.size))
     logits[:, 1:] = Z @ coef.reshape(Z.shape[1], classes.size - 1)
     return float(np.mean(logsumexp(logits, axis=1) - logits[np.arange(valid.n_rows), codes]))

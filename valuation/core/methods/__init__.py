@@ -5,7 +5,12 @@ a Game, returns ``self`` and leaves the answer in ``result_``. ``n_units``, ``fi
 ``reduce`` split the same work across workers (see :mod:`valuation.core.chunking`).
 """
 
-from valuation.core.methods.base import SamplingValuation, TableValuation, Valuation
+from valuation.core.methods.base import (
+    RowValuation,
+    SamplingValuation,
+    TableValuation,
+    Valuation,
+)
 from valuation.core.methods.beta import BetaShapley
 from valuation.core.methods.consensus import Consensus
 from valuation.core.methods.exact import ExactBanzhaf, ExactShapley
@@ -39,6 +44,7 @@ __all__ = [
     "PermutationShapley",
     "RemovalCurve",
     "RowShapley",
+    "RowValuation",
     "SamplingValuation",
     "StratifiedSemivalue",
     "StratifiedShapley",

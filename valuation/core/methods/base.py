@@ -10,6 +10,14 @@
 * :class:`SamplingValuation` — methods that average i.i.d. samples; sample ``j`` uses
   :func:`~valuation.core.chunking.sample_rng` ``(seed, j)``; a subclass only says how one
   sample turns into per-player contributions (:meth:`SamplingValuation._sample`).
+* :class:`RowValuation` — the row-level methods that need no coalition game (closed forms,
+  bags, a transport plan): they value rows from the data itself, sum them per player with
+  :meth:`Dataset.player_sums <valuation.core.dataset.Dataset.player_sums>`, and share
+  ``fit``, the chunk checks and ``reduce``; a subclass checks its inputs
+  (:meth:`RowValuation._problem`) and does units (:meth:`RowValuation._partial`).
+
+Methods whose partial is a :class:`~valuation.core.result.ValuationResult` of their own
+reduce it with :class:`MergedResult`.
 """
 
 from __future__ import annotations
@@ -60,8 +68,12 @@ class Valuation(BaseEstimator, abc.ABC):
         """Value the players of ``train``; the answer is ``result_``."""
 
     @abc.abstractmethod
-    def n_units(self, train: Dataset | Game) -> int | None:
-        """Units of work of the method on ``train`` (None: unbounded samples)."""
+    def n_units(self, train: Dataset | Game, valid: Dataset | None = None) -> int | None:
+        """Units of work of the method on ``train`` (None: unbounded samples).
+
+        Every method takes ``valid`` too, so that a caller can ask any method alike; those
+        whose units are validation rows read it, the others ignore it.
+        """
 
     @abc.abstractmethod
     def fit_chunk(
@@ -137,7 +149,7 @@ class TableValuation(CoalitionsValuation):
     def _check_size(self, n_players: int) -> None:
         """Refuse games too large for the method (none by default)."""
 
-    def n_units(self, train: Dataset | Game) -> int:
+    def n_units(self, train: Dataset | Game, valid: Dataset | None = None) -> int:
         self._check_size(train.n_players)
         return table_units(self.table_kind, train.n_players)
 
@@ -194,7 +206,26 @@ class _Moments:
         )
 
 
-class SamplingValuation(Valuation):
+class MergedResult:
+    """``reduce`` of a method whose partials are its own ValuationResults, merged with ``+``.
+
+    The merged partial is the result once :meth:`_finish` has seen it (as it is, by default).
+    """
+
+    method_name: ClassVar[str]
+
+    def reduce(self, partial: UtilityTable | ValuationResult) -> ValuationResult:
+        """The result from the merged partials; checks they are this method's."""
+        if not isinstance(partial, ValuationResult) or partial.method != self.method_name:
+            raise ValueError(f"{type(self).__name__} reduces a {self.method_name!r} result")
+        return self._finish(partial)
+
+    def _finish(self, merged: ValuationResult) -> ValuationResult:
+        """The result from the checked, merged partials (they are it by default)."""
+        return merged
+
+
+class SamplingValuation(MergedResult, Valuation):
     """A Monte Carlo method: the mean over samples ``j = 0, 1, …`` of per-player contributions.
 
     Subclasses must have ``random_state`` and ``stop`` parameters and implement
@@ -204,7 +235,7 @@ class SamplingValuation(Valuation):
     random_state: Any
     stop: StoppingRule | None
 
-    def n_units(self, train: Dataset | Game) -> None:
+    def n_units(self, train: Dataset | Game, valid: Dataset | None = None) -> None:
         """Samples are unbounded: the app chooses ranges and checks ``stopping_rule()``."""
         return None
 
@@ -287,12 +318,6 @@ class SamplingValuation(Valuation):
         self.n_utility_evaluations_ = run.n_evaluations
         return self._result(moments, game, run)
 
-    def reduce(self, partial: UtilityTable | ValuationResult) -> ValuationResult:
-        """The merged partial is the result already; checks it is this method's."""
-        if not isinstance(partial, ValuationResult) or partial.method != self.method_name:
-            raise ValueError(f"{type(self).__name__} reduces a {self.method_name!r} result")
-        return partial
-
     def _prepare(self, run: RunUtility) -> None:
         """Evaluate what every sample needs before the first one (nothing by default)."""
 
@@ -315,3 +340,64 @@ class SamplingValuation(Valuation):
             method=self.method_name,
             total_gain=self._total_gain(run) if moments.counts.any() else None,
         )
+
+
+class RowValuation(MergedResult, BaseEstimator, abc.ABC):
+    """Base class of the row-level methods that need no coalition game.
+
+    A row-level method values every row from the data itself (a closed form, bags of
+    learners, a transport plan) and a player is worth the sum of its rows' values
+    (:meth:`Dataset.player_sums <valuation.core.dataset.Dataset.player_sums>`). Its units
+    of work are its own — validation rows, bags, or one unit for the whole computation —
+    and every chunk's partial is a :class:`~valuation.core.result.ValuationResult` that
+    merges with ``+``.
+
+    Subclasses store their keyword parameters in ``__init__`` (scikit-learn style), set
+    ``method_name`` and implement :meth:`n_units`, :meth:`_problem` and :meth:`_partial`;
+    they may override :meth:`_finish` (see :class:`MergedResult`).
+    """
+
+    def fit(self, train: Dataset, valid: Dataset | None = None, *, baseline=None) -> Self:
+        """Value the players of ``train`` (on ``valid``, with ``baseline`` always present,
+        where the method reads them): every unit, reduced. The answer is ``result_``.
+
+        Returns
+        -------
+        self
+        """
+        problem = self._problem(train, valid, baseline, chunked=False)
+        self.result_ = self.reduce(self._partial(problem, 0, self.n_units(train, valid)))
+        return self
+
+    def fit_chunk(
+        self,
+        train: Dataset,
+        valid: Dataset | None = None,
+        *,
+        baseline: Dataset | None = None,
+        start: int,
+        stop: int,
+    ) -> ValuationResult:
+        """Do units ``[start, stop)`` only and return the partial; chunks merge with ``+``
+        into what :meth:`reduce` turns into the result of ``fit``."""
+        problem = self._problem(train, valid, baseline, chunked=True)
+        total = self.n_units(train, valid)
+        if not 0 <= start <= stop <= total:
+            raise ValueError(f"chunk [{start}, {stop}) is outside [0, {total})")
+        return self._partial(problem, start, stop)
+
+    @abc.abstractmethod
+    def n_units(self, train: Dataset, valid: Dataset | None = None) -> int:
+        """Units of work of the method on ``train`` and ``valid``."""
+
+    @abc.abstractmethod
+    def _problem(
+        self, train: Dataset, valid: Dataset | None, baseline: Dataset | None, *, chunked: bool
+    ) -> Any:
+        """Check the parameters and the data (ValueError naming what is wrong) and return
+        what :meth:`_partial` needs; ``chunked`` says whether only some units will be done."""
+
+    @abc.abstractmethod
+    def _partial(self, problem: Any, start: int, stop: int) -> ValuationResult:
+        """Units ``[start, stop)`` of ``problem`` as a partial; sets
+        ``n_utility_evaluations_`` (models fitted) and what the method reports besides."""

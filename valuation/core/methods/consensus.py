@@ -24,9 +24,9 @@ from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 from scipy.stats import rankdata
-from sklearn.base import BaseEstimator
 
 from valuation.core.dataset import Dataset
+from valuation.core.methods.base import RowValuation
 from valuation.core.methods.knn import KNNShapley
 from valuation.core.methods.lava import LAVA
 from valuation.core.methods.oob import DataOOB
@@ -50,7 +50,7 @@ def normalized_ranks(values: np.ndarray) -> np.ndarray:
     return (rankdata(values, method="average") - 1.0) / (values.size - 1)
 
 
-class Consensus(BaseEstimator):
+class Consensus(RowValuation):
     """Mean normalised rank of KNN-Shapley, Data-OOB and LAVA values (module docstring).
 
     Parameters
@@ -81,6 +81,11 @@ class Consensus(BaseEstimator):
         Each method's normalised ranks, per player.
     n_utility_evaluations_ : int
         Models fitted (Data-OOB's learners; the other two fit none).
+
+    Notes
+    -----
+    The chunk protocol has one unit, the whole computation: ranks are only defined once
+    every detector has valued every player.
     """
 
     method_name: ClassVar[str] = "consensus"
@@ -118,14 +123,32 @@ class Consensus(BaseEstimator):
         -------
         self
         """
+        return super().fit(train, valid, baseline=baseline)
+
+    def n_units(self, train: Dataset, valid: Dataset | None = None) -> int:
+        """One unit: the detectors' ranks are combined as a whole."""
+        return 1
+
+    def _problem(
+        self, train: Dataset, valid: Dataset | None, baseline: Any, *, chunked: bool
+    ) -> tuple[Dataset, Dataset, tuple[Detector, ...]]:
         if baseline is not None:
             raise ValueError("Consensus takes no baseline (KNN-Shapley's closed form has none)")
         if not isinstance(train, Dataset) or not isinstance(valid, Dataset):
             raise ValueError("Consensus values a Dataset against a validation Dataset (valid)")
-        chosen = self._chosen()
-        self.scores_: dict[str, np.ndarray] = {}
+        return train, valid, self._chosen()
+
+    def _partial(
+        self, problem: tuple[Dataset, Dataset, tuple[Detector, ...]], start: int, stop: int
+    ) -> ValuationResult:
+        """Run the detectors and combine their ranks (unit 0); sets ``scores_``, ``ranks_``."""
+        train, valid, chosen = problem
         self.n_utility_evaluations_ = 0
         report = ProgressReporter(self.progress)
+        if start == stop:
+            report(1.0, method=self.method_name, n_units_done=0, n_units=0, n_evaluations=0)
+            return ValuationResult.empty(train.player_names, self.method_name)
+        self.scores_: dict[str, np.ndarray] = {}
         for done, name in enumerate(chosen, start=1):
             estimator = self._detector(name).fit(train, valid)
             self.scores_[name] = estimator.result_.values
@@ -138,12 +161,11 @@ class Consensus(BaseEstimator):
                 n_evaluations=self.n_utility_evaluations_,
             )
         self.ranks_ = {name: normalized_ranks(v) for name, v in self.scores_.items()}
-        self.result_ = ValuationResult.from_samples(
+        return ValuationResult.from_samples(
             np.stack([self.ranks_[name] for name in chosen]),
             train.player_names,
             method=self.method_name,
         )
-        return self
 
     def _chosen(self) -> tuple[Detector, ...]:
         if self.task not in ("classification", "regression"):

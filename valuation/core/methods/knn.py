@@ -31,10 +31,10 @@ from typing import Any, ClassVar, Literal, Self
 import numpy as np
 from scipy.linalg.blas import dgemm
 from scipy.special import digamma
-from sklearn.base import BaseEstimator
 from threadpoolctl import threadpool_limits
 
 from valuation.core.dataset import Dataset
+from valuation.core.methods.base import RowValuation
 from valuation.core.progress import ProgressCallback, ProgressReporter
 from valuation.core.result import ValuationResult
 
@@ -53,7 +53,7 @@ _TILE_CELLS = 2**18
 _MAX_BATCH = 512
 
 
-class KNNShapley(BaseEstimator):
+class KNNShapley(RowValuation):
     """Exact Shapley values of the unweighted k-NN utility, for classification or regression.
 
     Parameters
@@ -142,10 +142,7 @@ class KNNShapley(BaseEstimator):
         -------
         self
         """
-        problem = self._problem(train, valid, baseline)
-        self.result_ = self._partial(problem, 0, problem.n_valid)
-        self.n_utility_evaluations_ = 0
-        self.truncation_error_bound_ = problem.error_bound()
+        super().fit(train, valid, baseline=baseline)
         self.train_, self.valid_ = train, valid
         return self
 
@@ -154,32 +151,6 @@ class KNNShapley(BaseEstimator):
         if not isinstance(valid, Dataset):
             raise ValueError("KNNShapley's units are validation rows: pass valid")
         return valid.n_rows
-
-    def fit_chunk(
-        self,
-        train: Dataset,
-        valid: Dataset | None = None,
-        *,
-        baseline=None,
-        start: int,
-        stop: int,
-    ) -> ValuationResult:
-        """Value the players on validation rows ``[start, stop)`` only; returns the partial.
-
-        Also sets ``truncation_error_bound_`` and ``n_utility_evaluations_`` (0).
-        """
-        problem = self._problem(train, valid, baseline)
-        if not 0 <= start <= stop <= problem.n_valid:
-            raise ValueError(f"chunk [{start}, {stop}) is outside [0, {problem.n_valid})")
-        self.n_utility_evaluations_ = 0
-        self.truncation_error_bound_ = problem.error_bound()
-        return self._partial(problem, start, stop)
-
-    def reduce(self, partial: ValuationResult) -> ValuationResult:
-        """The merged partial is the result; checks that it is this method's."""
-        if not isinstance(partial, ValuationResult) or partial.method != self.method_name:
-            raise ValueError(f"KNNShapley reduces a {self.method_name!r} ValuationResult")
-        return partial
 
     def point_values(self, valid_indices: Sequence[int] | np.ndarray) -> np.ndarray:
         """Per-validation-point values: which players drove the prediction of each row.
@@ -198,7 +169,7 @@ class KNNShapley(BaseEstimator):
         """
         if not hasattr(self, "result_"):
             raise ValueError("call fit before point_values")
-        problem = self._problem(self.train_, self.valid_, None)
+        problem = self._problem(self.train_, self.valid_, None, chunked=False)
         rows = np.asarray(valid_indices, dtype=np.int64).reshape(-1)
         if rows.size and (rows.min() < 0 or rows.max() >= problem.n_valid):
             raise ValueError(f"valid_indices must lie in [0, {problem.n_valid})")
@@ -211,7 +182,9 @@ class KNNShapley(BaseEstimator):
                 out[begin : begin + batch.size] = problem.per_point(order, values)
         return out
 
-    def _problem(self, train: Dataset, valid: Dataset | None, baseline: Any) -> _Problem:
+    def _problem(
+        self, train: Dataset, valid: Dataset | None, baseline: Any, *, chunked: bool
+    ) -> _Problem:
         if not isinstance(train, Dataset):
             raise ValueError(f"train must be a Dataset, not {type(train).__name__}")
         if not isinstance(valid, Dataset):
@@ -247,7 +220,12 @@ class KNNShapley(BaseEstimator):
         return _Problem(train, valid, self.task, self.metric, int(self.k), self.truncation)
 
     def _partial(self, problem: _Problem, start: int, stop: int) -> ValuationResult:
-        """Per-player sums of the per-point values of validation rows [start, stop)."""
+        """Per-player sums of the per-point values of validation rows [start, stop).
+
+        Also sets ``truncation_error_bound_`` and ``n_utility_evaluations_`` (0).
+        """
+        self.n_utility_evaluations_ = 0
+        self.truncation_error_bound_ = problem.error_bound()
         n = stop - start
         report = ProgressReporter(self.progress)
         if n == 0:
@@ -315,11 +293,10 @@ class _Problem:
         else:
             self.y_train = _numeric_labels(train.y, "train")
             self.y_valid = _numeric_labels(valid.y, "valid")
+        self.train = train
         self.grouped = train.groups is not None
-        self.player_of_row = train.player_of_row
         self.names = train.player_names
         self.n_players = train.n_players
-        self.group_sizes = np.bincount(self.player_of_row, minlength=self.n_players)
 
     def batch_rows(self, batch_size: int | None) -> int:
         """Validation rows per batch: ``batch_size``, or as many as keep the work in cache.
@@ -370,18 +347,15 @@ class _Problem:
         if not self.grouped:
             # Each training row appears at most once per validation row: no per-point sum.
             flat = order.ravel()
-            sums = np.bincount(flat, weights=values.ravel(), minlength=self.n_train)
-            squares = np.bincount(flat, weights=np.square(values).ravel(), minlength=self.n_train)
+            sums = self.train.player_sums(values.ravel(), rows=flat)
+            squares = self.train.player_sums(np.square(values).ravel(), rows=flat)
             return sums, squares
         per_point = self.per_point(order, values)
         return per_point.sum(axis=0), np.square(per_point).sum(axis=0)
 
     def per_point(self, order: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Dense (batch × n_players) per-point values, rows summed into their groups."""
-        n_rows = order.shape[0]
-        slot = np.arange(n_rows)[:, None] * self.n_players + self.player_of_row[order]
-        flat = np.bincount(slot.ravel(), weights=values.ravel(), minlength=n_rows * self.n_players)
-        return flat.reshape(n_rows, self.n_players)
+        return self.train.player_sums(values, rows=order)
 
     def error_bound(self) -> np.ndarray:
         """Largest ``|truncated − exact|`` per player (see :meth:`KNNShapley.fit`).
@@ -400,7 +374,7 @@ class _Problem:
             return np.full(self.n_players, per_row)
         harmonic_tail = float(digamma(n + 1) - digamma(kept + 1))
         whole_point = (1.0 - kept / n) + harmonic_tail
-        return np.minimum(self.group_sizes * per_row, whole_point)
+        return np.minimum(self.train.player_sizes * per_row, whole_point)
 
     def _distances(self, batch: np.ndarray, rows: slice | np.ndarray) -> np.ndarray:
         """Squared distances (batch × rows), ``‖a‖² + ‖b‖² − 2a·b`` in float64, not clipped.

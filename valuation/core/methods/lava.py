@@ -32,17 +32,17 @@ matrix is dense), which bounds LAVA to some 10⁴ × 10⁴ rows on one machine.
 from __future__ import annotations
 
 import warnings
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import ot
-from scipy import sparse
 from scipy.special import xlogy
-from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.base import TransformerMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
 from valuation.core.dataset import Dataset
+from valuation.core.methods.base import RowValuation
 from valuation.core.progress import ProgressReporter
 from valuation.core.result import ValuationResult
 
@@ -104,7 +104,7 @@ def _cloud(X: np.ndarray, max_samples: int | None, rng: np.random.Generator | No
     return X[np.sort(rng.choice(X.shape[0], size=max_samples, replace=False))]
 
 
-class LAVA(BaseEstimator):
+class LAVA(RowValuation):
     """Optimal-transport data values with a label-aware cost (see the module docstring).
 
     Parameters
@@ -184,27 +184,30 @@ class LAVA(BaseEstimator):
         self.progress = progress
 
     def n_units(self, train: Dataset, valid: Dataset | None = None) -> int:
-        """One unit: the transport problem is solved as a whole."""
+        """One unit: the transport problem is solved as a whole (``[0, 0)`` is empty)."""
         return 1
 
-    def fit(self, train: Dataset, valid: Dataset | None = None, *, baseline=None) -> Self:
-        """Solve the transport problem and value every player; returns self."""
-        self.result_ = self.fit_chunk(train, valid, baseline=baseline, start=0, stop=1)
-        return self
+    def _problem(
+        self, train: Any, valid: Any, baseline: Any, *, chunked: bool
+    ) -> tuple[Dataset, Dataset, Dataset | None]:
+        if not isinstance(train, Dataset) or not isinstance(valid, Dataset):
+            raise ValueError("LAVA values a Dataset against a validation Dataset (valid)")
+        for name, data in (("valid", valid), ("baseline", baseline)):
+            if data is not None and data.n_features != train.n_features:
+                raise ValueError(
+                    f"{name} has {data.n_features} feature columns but train has {train.n_features}"
+                )
+        if not self.epsilon > 0:
+            raise ValueError(f"epsilon must be positive, got {self.epsilon!r}")
+        if train.n_rows + (0 if baseline is None else baseline.n_rows) < 2:
+            raise ValueError("LAVA needs at least two training rows")
+        return train, valid, baseline
 
-    def fit_chunk(
-        self,
-        train: Dataset,
-        valid: Dataset | None = None,
-        *,
-        baseline: Dataset | None = None,
-        start: int,
-        stop: int,
+    def _partial(
+        self, problem: tuple[Dataset, Dataset, Dataset | None], start: int, stop: int
     ) -> ValuationResult:
-        """Unit 0 is the whole computation; ``[0, 0)`` gives the empty result."""
-        if not 0 <= start <= stop <= 1:
-            raise ValueError(f"chunk [{start}, {stop}) is outside LAVA's single unit [0, 1)")
-        self._check(train, valid, baseline)
+        """Solve the transport problem and value every player (unit 0)."""
+        train, valid, baseline = problem
         if start == stop:
             return ValuationResult.empty(train.player_names, self.method_name)
         report = ProgressReporter(self.progress)
@@ -233,7 +236,7 @@ class LAVA(BaseEstimator):
         self.potentials_ = potential[n_baseline:]
         self.calibrated_gradients_ = gradients
         self.n_utility_evaluations_ = 0
-        values = _player_sums(train, -gradients)
+        values = train.player_sums(-gradients)
         report(1.0, method=self.method_name, n_units_done=1, n_units=1, n_evaluations=0)
         return ValuationResult(
             values,
@@ -241,25 +244,6 @@ class LAVA(BaseEstimator):
             train.player_names,
             method=self.method_name,
         )
-
-    def reduce(self, partial: ValuationResult) -> ValuationResult:
-        """The partial of unit 0 is the result; checks it is this method's."""
-        if not isinstance(partial, ValuationResult) or partial.method != self.method_name:
-            raise ValueError(f"LAVA reduces a {self.method_name!r} result")
-        return partial
-
-    def _check(self, train: Any, valid: Any, baseline: Any) -> None:
-        if not isinstance(train, Dataset) or not isinstance(valid, Dataset):
-            raise ValueError("LAVA values a Dataset against a validation Dataset (valid)")
-        for name, data in (("valid", valid), ("baseline", baseline)):
-            if data is not None and data.n_features != train.n_features:
-                raise ValueError(
-                    f"{name} has {data.n_features} feature columns but train has {train.n_features}"
-                )
-        if not self.epsilon > 0:
-            raise ValueError(f"epsilon must be positive, got {self.epsilon!r}")
-        if train.n_rows + (0 if baseline is None else baseline.n_rows) < 2:
-            raise ValueError("LAVA needs at least two training rows")
 
     def _features(self, X: np.ndarray, X_valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.transform is None:
@@ -327,14 +311,3 @@ class LAVA(BaseEstimator):
         entropy = xlogy(plan, plan).sum() - xlogy(plan, np.outer(a, b)).sum()
         self.transport_cost_ = float((plan * cost).sum() + self.epsilon * entropy)
         return f
-
-
-def _player_sums(train: Dataset, per_row: np.ndarray) -> np.ndarray:
-    """Sum a per-row quantity over each player's rows."""
-    if train.groups is None:
-        return per_row
-    membership = sparse.csr_matrix(
-        (np.ones(train.n_rows), (train.player_of_row, np.arange(train.n_rows))),
-        shape=(train.n_players, train.n_rows),
-    )
-    return np.asarray(membership @ per_row)

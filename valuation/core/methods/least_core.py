@@ -189,7 +189,7 @@ class LeastCore(CoalitionsValuation):
                 units.append(mask)
         return units
 
-    def n_units(self, train: Dataset | Game) -> int:
+    def n_units(self, train: Dataset | Game, valid: Dataset | None = None) -> int:
         n = train.n_players
         # Sampled mode only happens for n >= 3, where ∅, N and the singletons are distinct.
         return 2**n if self._exact(n) else n + 2 + self.n_samples

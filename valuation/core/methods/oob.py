@@ -18,15 +18,17 @@ Shapley value (no efficiency), so it ranks rows; it is no share of a payout.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone, is_classifier, is_regressor
+from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils.validation import has_fit_parameter
 
 from valuation.core.chunking import resolve_seed, sample_rng
 from valuation.core.dataset import Dataset
+from valuation.core.methods.base import RowValuation
 from valuation.core.progress import ProgressCallback, ProgressReporter
 from valuation.core.result import ValuationResult, merge_moments
 
@@ -36,7 +38,7 @@ Task = Literal["auto", "classification", "regression"]
 _SEED_LIMIT = 2**31 - 1
 
 
-class DataOOB(BaseEstimator):
+class DataOOB(RowValuation):
     """Out-of-bag values of the players of a Dataset.
 
     Parameters
@@ -78,6 +80,13 @@ class DataOOB(BaseEstimator):
         Learners fitted.
     seed_ : int
         The seed used.
+
+    Notes
+    -----
+    The chunk protocol's units are the bags: ``fit_chunk`` fits bags ``[start, stop)``
+    and needs an integer ``random_state`` shared by all chunks. Its partial counts, per
+    player, the bags of the chunk that missed it; players no bag of the chunk missed have
+    count 0 and value 0 until :meth:`reduce`.
     """
 
     method_name: ClassVar[str] = "data-oob"
@@ -118,78 +127,57 @@ class DataOOB(BaseEstimator):
         -------
         self
         """
-        seed = resolve_seed(self.random_state)
-        partial = self._run(train, baseline, seed, 0, self.n_units(train))
-        self.result_ = self.reduce(partial)
-        self.seed_ = seed
-        return self
+        return super().fit(train, valid, baseline=baseline)
 
-    def n_units(self, train: Dataset) -> int:
+    def n_units(self, train: Dataset, valid: Dataset | None = None) -> int:
         """Units of work: the bags."""
         self._check_params()
         return len(self.bags) if self.bags is not None else int(self.n_estimators)
 
-    def fit_chunk(
-        self,
-        train: Dataset,
-        valid: Dataset | None = None,
-        *,
-        baseline: Dataset | None = None,
-        start: int,
-        stop: int,
-    ) -> ValuationResult:
-        """Bags ``[start, stop)`` only; needs an integer ``random_state`` shared by all chunks.
-
-        The partial counts, per player, the bags of the chunk that missed it; players no
-        bag of the chunk missed have count 0 and value 0 until :meth:`reduce`.
-        """
-        if self.random_state is None:
-            raise ValueError("chunked runs need an integer random_state shared by all chunks")
-        total = self.n_units(train)
-        if not 0 <= start <= stop <= total:
-            raise ValueError(f"chunk [{start}, {stop}) is outside [0, {total})")
-        return self._run(train, baseline, resolve_seed(self.random_state), start, stop)
-
-    def reduce(self, partial: ValuationResult) -> ValuationResult:
-        """The result from the merged partials: never-out-of-bag players get the mean value.
-
-        Sets ``never_out_of_bag_``.
-        """
-        if not isinstance(partial, ValuationResult) or partial.method != self.method_name:
-            raise ValueError(f"DataOOB reduces a {self.method_name!r} ValuationResult")
-        never = partial.counts == 0
-        values = partial.values.copy()
-        values[never] = partial.values[~never].mean() if (~never).any() else 0.0
+    def _finish(self, merged: ValuationResult) -> ValuationResult:
+        """Never-out-of-bag players get the mean value; sets ``never_out_of_bag_``."""
+        never = merged.counts == 0
+        values = merged.values.copy()
+        values[never] = merged.values[~never].mean() if (~never).any() else 0.0
         self.never_out_of_bag_ = never
         return ValuationResult(
             values,
-            partial.counts,
-            partial.names,
-            sum_sq_dev=partial.sum_sq_dev,
+            merged.counts,
+            merged.names,
+            sum_sq_dev=merged.sum_sq_dev,
             method=self.method_name,
         )
 
-    def _run(
-        self, train: Dataset, baseline: Dataset | None, seed: int, start: int, stop: int
-    ) -> ValuationResult:
-        """Fit bags ``[start, stop)`` and return the per-player moments of their scores."""
+    def _problem(
+        self, train: Dataset, valid: Dataset | None, baseline: Dataset | None, *, chunked: bool
+    ) -> _Bagging:
+        """The checked data and the run's seed (recorded in ``seed_``)."""
+        if chunked and self.random_state is None:
+            raise ValueError("chunked runs need an integer random_state shared by all chunks")
+        self.seed_ = resolve_seed(self.random_state)
         self._check_data(train, baseline)
         task = self._task(train)
-        template = self._template(task)
+        return _Bagging(train, baseline, self.seed_, task, self._template(task))
+
+    def _partial(self, problem: _Bagging, start: int, stop: int) -> ValuationResult:
+        """Fit bags ``[start, stop)`` and return the per-player moments of their scores."""
+        train = problem.train
         n_players = train.n_players
         rows_of = _rows_of_players(train)
         draws = self._draws(n_players)
         report = ProgressReporter(self.progress)
         moments = (np.zeros(n_players, dtype=np.int64), np.zeros(n_players), np.zeros(n_players))
         for b in range(start, stop):
-            rng = sample_rng(seed, b)
+            rng = sample_rng(problem.seed, b)
             bag = (
                 np.asarray(self.bags[b], dtype=np.int64)
                 if self.bags is not None
                 else rng.integers(0, n_players, size=draws)
             )
-            learner = _seeded(template, int(rng.integers(_SEED_LIMIT)))
-            scored, scores = _bag_scores(learner, train, baseline, bag, rows_of, task)
+            learner = _seeded(problem.template, int(rng.integers(_SEED_LIMIT)))
+            scored, scores = _bag_scores(
+                learner, train, problem.baseline, bag, rows_of, problem.task
+            )
             moments = merge_moments(moments, (scored.astype(np.int64), scores, np.zeros(n_players)))
             report(
                 (b - start + 1) / (stop - start),
@@ -265,12 +253,23 @@ class DataOOB(BaseEstimator):
         return DecisionTreeRegressor()
 
 
+@dataclass(frozen=True)
+class _Bagging:
+    """One run's checked data, seed, task and learner template."""
+
+    train: Dataset
+    baseline: Dataset | None
+    seed: int
+    task: Literal["classification", "regression"]
+    template: Any
+
+
 def _rows_of_players(train: Dataset) -> list[np.ndarray] | None:
     """Rows of each player, or None when players are rows."""
     if train.groups is None:
         return None
     order = np.argsort(train.player_of_row, kind="stable")
-    bounds = np.cumsum(np.bincount(train.player_of_row, minlength=train.n_players))[:-1]
+    bounds = np.cumsum(train.player_sizes)[:-1]
     return np.split(order, bounds)
 
 
@@ -325,8 +324,7 @@ def _bag_scores(
         row_scores = (predicted == truth).astype(np.float64)
     else:
         row_scores = -np.square(np.asarray(predicted, dtype=np.float64) - truth.astype(np.float64))
-    owners = train.player_of_row[out_rows]
-    sums = np.bincount(owners, weights=row_scores, minlength=n_players)
-    sizes = np.bincount(owners, minlength=n_players)
-    np.divide(sums, sizes, out=scores, where=missed)
+    # The out-of-bag rows are all the rows of the missed players.
+    sums = train.player_sums(row_scores, rows=out_rows)
+    np.divide(sums, train.player_sizes, out=scores, where=missed)
     return missed, scores

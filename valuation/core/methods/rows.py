@@ -264,7 +264,7 @@ class RowShapley(Valuation):
         strata = size_strata(n_rows, self.n_strata, self.size_exponent)
         return len(strata) * self.coalitions_per_stratum
 
-    def n_units(self, train: Dataset | Game) -> int:
+    def n_units(self, train: Dataset | Game, valid: Dataset | None = None) -> int:
         """Units of a run on ``train`` (anything with ``n_rows``, or a Game's players)."""
         self._check()
         n_rows = _n_rows(train)
@@ -413,10 +413,8 @@ class RowShapley(Valuation):
             credits = np.array([np.bincount(original, weights=row, minlength=n) for row in credits])
             credits = credits.reshape(stop - start, n)
             credited_rows = np.bincount(original, minlength=n)
-        n_owners = owner_names.shape[0]
-        owner_sums = np.array(
-            [np.bincount(owner_of_row, weights=row, minlength=n_owners) for row in credits]
-        ).reshape(stop - start, n_owners)
+        # A Game's players are its own owners.
+        owner_sums = credits if isinstance(train, Game) else train.player_sums(credits)
         self.n_utility_evaluations_ = run.n_evaluations
         per_unit = (rounds + 1) * len(strata) * self.coalitions_per_stratum if rounds else 0
         self.n_control_evaluations_ = (stop - start) * per_unit

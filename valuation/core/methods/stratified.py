@@ -309,7 +309,7 @@ class StratifiedSemivalue(Valuation):
 
     # --- the method protocol ------------------------------------------------------------
 
-    def n_units(self, train: Dataset | Game) -> int:
+    def n_units(self, train: Dataset | Game, valid: Dataset | None = None) -> int:
         """Coalitions in the plan: ``min(budget, 2**n)``."""
         return self._total_units(train.n_players)
 

@@ -47,7 +47,7 @@ from sklearn.preprocessing import StandardScaler
 from valuation.core.chunking import resolve_seed
 from valuation.core.dataset import Dataset
 from valuation.core.game import Game, RunUtility, coalition_mask
-from valuation.core.methods.base import Valuation
+from valuation.core.methods.base import MergedResult, Valuation
 from valuation.core.methods.permutation import PermutationShapley
 from valuation.core.progress import ProgressReporter
 from valuation.core.result import ValuationResult
@@ -88,7 +88,7 @@ class RemovalCurve:
     kept: np.ndarray
 
 
-class TransferredShapley(Valuation):
+class TransferredShapley(MergedResult, Valuation):
     """TS-DShapley: chain-wise permutation Shapley with a proxy model (module docstring).
 
     Parameters
@@ -169,7 +169,7 @@ class TransferredShapley(Valuation):
         self.random_state = random_state
         self.progress = progress
 
-    def n_units(self, train: Dataset | Game) -> int:
+    def n_units(self, train: Dataset | Game, valid: Dataset | None = None) -> int:
         """Chains: ``coverage × ⌈n_players / chain_size⌉``."""
         self._check()
         return self.coverage * math.ceil(train.n_players / self.chain_size)
@@ -203,17 +203,15 @@ class TransferredShapley(Valuation):
         self.n_utility_evaluations_ = run.n_evaluations
         return result
 
-    def reduce(self, partial: ValuationResult) -> ValuationResult:
+    def _finish(self, merged: ValuationResult) -> ValuationResult:
         """The merged chains are the result; every player must be covered."""
-        if not isinstance(partial, ValuationResult) or partial.method != self.method_name:
-            raise ValueError(f"TransferredShapley reduces a {self.method_name!r} result")
-        uncovered = np.flatnonzero(partial.counts == 0)
+        uncovered = np.flatnonzero(merged.counts == 0)
         if uncovered.size:
             raise ValueError(
                 f"{uncovered.size} players are in no merged chain (first: {uncovered[:5]}); "
                 "a chunk is missing"
             )
-        return partial
+        return merged
 
     def removal_index(
         self,
