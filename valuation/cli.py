@@ -59,7 +59,14 @@ from valuation.core.catalog import (
 )
 from valuation.core.dataset import Dataset
 from valuation.core.debugging import explain_mispredictions, sensitivity_report
-from valuation.core.detection import PoisonScreen, dataset_similarity
+from valuation.core.detection import (
+    Findings,
+    PoisonScreen,
+    ScreeningRules,
+    dataset_similarity,
+    screen_labels,
+    screen_similarity,
+)
 from valuation.core.methods import (
     LAVA,
     BanzhafMSR,
@@ -815,6 +822,20 @@ def run_screen(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> in
     out["similarity"] = [
         {"file": name, "similarity": dataset_similarity(problem.train.X, X)} for name, X in others
     ]
+    # The verdict the platform would reach with its default thresholds (same functions).
+    findings, rules = Findings(), ScreeningRules()
+    screen_similarity(
+        {item["file"]: item["similarity"] for item in out["similarity"]}, rules, findings
+    )
+    screen_labels(
+        problem.train,
+        problem.valid,
+        rules,
+        findings,
+        seed=0 if args.seed is None else args.seed,
+        columns=list(problem.train.feature_names),
+    )
+    out["verdict"] = {"held": findings.held, **findings.to_dict()}
     lines = [
         f"screen: {out['n_rows']} rows against {Path(args.reference).name}",
         "label flips (consensus): rows " + _listed([item["row"] for item in out["label_flips"]]),
@@ -823,6 +844,11 @@ def run_screen(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> in
     lines += [
         f"similarity to {item['file']}: {item['similarity']:.3f}" for item in out["similarity"]
     ]
+    lines += (
+        [f"verdict: held — {reason}" for reason in findings.reasons]
+        if findings.held
+        else ["verdict: passes (nothing to hold it for)"]
+    )
     return _emit(args, stdout, "\n".join(lines), _json(out))
 
 

@@ -233,6 +233,14 @@ def test_screen_flags_flips_and_measures_copies(files):
     expected = dataset_similarity(_xy(files / "train.csv")[0], pd.read_csv(files / "pool.csv"))
     assert similarity["pool.csv"] == pytest.approx(expected) and expected < 1.0
     assert "similarity to clean.csv: 1.000" in stdout
+    # The platform's verdict, from the same functions: a copy of clean.csv is held for it.
+    verdict = screen["verdict"]
+    assert verdict["held"] is True and verdict["version"] == 1
+    assert verdict["numbers"]["similar_to"]["clean.csv"] == 1.0
+    assert verdict["numbers"]["label_flips"]["reference"] == "other providers"
+    assert {"change_points", "p_value", "flagged_rows"} <= set(verdict["numbers"]["label_flips"])
+    assert "are near duplicates of each other (similarity 1.00 ≥ 0.5)" in verdict["reasons"][0]
+    assert "verdict: held — 100% of its rows" in stdout
 
 
 @pytest.mark.parametrize(

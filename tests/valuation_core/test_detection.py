@@ -228,3 +228,16 @@ def test_nearest_rows_memory_is_bounded_by_the_block_not_the_data():
         tracemalloc.stop()
     # Whole rows of distances would be 2,048 × 40,000 float64 (655 MB) at a time.
     assert peak < 160 * 2**20, f"peak {peak / 2**20:.0f} MiB"
+
+
+def test_a_screening_verdict_round_trips_and_refuses_another_version():
+    findings = detection.Findings()
+    detection.screen_similarity({"7": 0.49}, detection.ScreeningRules(), findings)
+    assert not findings.held and findings.numbers == {"similar_to": {"7": 0.49}}
+    detection.screen_similarity({"7": 0.49, "9": 0.8}, detection.ScreeningRules(), findings)
+    assert findings.held and "similarity 0.80 ≥ 0.5" in findings.reasons[0]
+    assert "7" not in findings.reasons[0] and "9" not in findings.reasons[0]  # names no one
+    stored = findings.to_dict()
+    assert detection.Findings.from_dict(stored) == findings
+    with pytest.raises(ValueError, match="version 0"):
+        detection.Findings.from_dict({**stored, "version": 0})

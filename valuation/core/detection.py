@@ -31,19 +31,44 @@ values near zero (they are rarely anyone's neighbour), below helpful rows but ab
 mislabeled ones, and Data-OOB sees nothing wrong (the pattern predicts its label perfectly
 out of bag). So ``methods=("lava",)`` is the backdoor screen, and ``("knn-shapley",
 "lava")`` a broader one; ``benchmarks/detection.py`` measures each.
+
+**The verdict.** :func:`screen_labels` and :func:`screen_similarity` turn those screens into
+measured numbers, each with its threshold (:class:`ScreeningRules`), and the reasons to hold
+an upload: :class:`Findings`. The platform's screening of an upload
+(``marketplace.services.screening``) and ``python -m valuation screen`` both call them, so
+they reach the same verdict on the same data:
+
+* **label flips** — :class:`PoisonScreen` flags the rows valued lowest against a reference
+  (other providers' rows, or each half of the upload against the other from
+  ``min_self_reference_rows`` rows); a k-NN probe (flipped labels poison its neighbourhoods
+  directly, while a linear model shrugs off symmetric flips) is refitted without them and
+  scored on the reference. A hold needs the accuracy to rise by ``poison_points`` points
+  *and* the reference rows it fixes to outnumber those it breaks beyond chance (one-sided
+  sign test below ``poison_p_value``): dropping the hardest 10% of a clean small upload moves
+  the accuracy by a few rows either way.
+* **backdoor triggers** — most of the LAVA screen's flagged rows (two at least) share one
+  value of a feature far outside the reference's range (robust z above
+  :data:`~valuation.core.quality.OUTLIER_THRESHOLD`), and ``trigger_label_share`` of them
+  carry one label.
+* **near duplicates** — a similarity of ``similarity_hold`` or more to another dataset.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Self
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
 
 import numpy as np
+from scipy.stats import binom
 from sklearn.base import BaseEstimator
 
+from valuation.core.catalog import make_model
 from valuation.core.dataset import Dataset
 from valuation.core.methods.consensus import Consensus, Detector
+from valuation.core.quality import OUTLIER_THRESHOLD
 from valuation.core.tabular import row_hashes as table_row_hashes
+from valuation.core.utility import ModelUtility
 
 #: A row is a near duplicate within this fraction of its dataset's typical row spacing.
 NEAR_DUPLICATE_RADIUS = 0.25
@@ -360,3 +385,179 @@ def copy_attribution(
     while not np.array_equal(target[target], target):
         target = target[target]
     return target
+
+
+# --- the verdict -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScreeningRules:
+    """The thresholds of a screening verdict (module docstring); the platform's come from
+    its settings (``DATAFAIR_SIMILARITY_HOLD``, ``DATAFAIR_POISON_HOLD_POINTS``, …)."""
+
+    similarity_hold: float = 0.5
+    poison_points: float = 2.0
+    poison_p_value: float = 0.01
+    trigger_label_share: float = 0.9
+    min_self_reference_rows: int = 200
+    probe_model: str = "knn"
+    n_estimators: int = 100
+
+
+@dataclass
+class Findings:
+    """What a screening measured (``numbers``, JSON-safe) and why to hold (``reasons``;
+    none: the upload may go on sale)."""
+
+    VERSION: ClassVar[int] = 1
+
+    reasons: list[str] = field(default_factory=list)
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def held(self) -> bool:
+        return bool(self.reasons)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.VERSION, "reasons": list(self.reasons), "numbers": self.numbers}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Findings:
+        if data.get("version") != cls.VERSION:
+            raise ValueError(f"findings of version {data.get('version')}; this reads {cls.VERSION}")
+        return cls(list(data["reasons"]), dict(data["numbers"]))
+
+
+def screen_similarity(
+    similar_to: Mapping[str, float], rules: ScreeningRules, findings: Findings
+) -> None:
+    """Record the measured similarities and hold when the largest reaches the rule. The
+    reason names no dataset (whoever reads it may not see the others); ``similar_to`` does."""
+    findings.numbers["similar_to"] = dict(similar_to)
+    worst = max(similar_to.values(), default=0.0)
+    if worst >= rules.similarity_hold:
+        findings.reasons.append(
+            f"{worst:.0%} of its rows and those of another provider's dataset are near "
+            f"duplicates of each other (similarity {worst:.2f} ≥ {rules.similarity_hold:g})"
+        )
+
+
+def screen_labels(
+    upload: Dataset,
+    reference: Dataset | None,
+    rules: ScreeningRules,
+    findings: Findings,
+    *,
+    seed: int,
+    columns: Sequence[str],
+) -> None:
+    """The label-flip and backdoor-trigger screens of a classification upload against
+    ``reference`` (None: the upload's halves judge each other), recorded in ``findings``
+    as ``label_flips`` and ``trigger`` (``columns`` name the features)."""
+    _label_flips(upload, reference, rules, findings, seed)
+    _trigger(upload, reference, rules, findings, seed, columns)
+
+
+def _folds(upload: Dataset, reference: Dataset | None, seed: int) -> list[tuple[Dataset, Dataset]]:
+    """(screened rows, reference) pairs: the upload against the reference, or each half of
+    the upload against the other half."""
+    if reference is not None:
+        return [(upload, reference)]
+    order = np.random.default_rng(seed).permutation(upload.n_rows)
+    halves = order[::2], order[1::2]
+    return [
+        (Dataset(upload.X[a], upload.y[a]), Dataset(upload.X[b], upload.y[b]))
+        for a, b in (halves, halves[::-1])
+    ]
+
+
+def _judged_by(reference: Dataset | None) -> str:
+    return "other providers' data" if reference is not None else "its own other half"
+
+
+def _label_flips(upload, reference, rules: ScreeningRules, findings: Findings, seed: int) -> None:
+    if reference is None and upload.n_rows < rules.min_self_reference_rows:
+        findings.numbers["label_flips"] = {
+            "reference": "none",
+            "skipped": f"no other provider's data to judge it by, and fewer than "
+            f"{rules.min_self_reference_rows} rows to judge it by itself",
+        }
+        return
+    fixed = broken = scored = flagged = 0
+    for rows, judge in _folds(upload, reference, seed):
+        screen = PoisonScreen(random_state=seed, n_estimators=rules.n_estimators).fit(rows, judge)
+        game = ModelUtility(
+            make_model(rules.probe_model, "classification"), "accuracy", task="classification"
+        ).bind(rows, judge)
+        kept = tuple(sorted(set(range(rows.n_rows)) - set(screen.flagged_.tolist())))
+        before = game.fitted_model(tuple(range(rows.n_rows))).predict(judge.X) == judge.y
+        after = game.fitted_model(kept).predict(judge.X) == judge.y
+        fixed += int((after & ~before).sum())
+        broken += int((before & ~after).sum())
+        scored += judge.n_rows
+        flagged += screen.flagged_.size
+    change = 100 * (fixed - broken) / scored
+    p_value = float(binom.sf(fixed - 1, fixed + broken, 0.5)) if fixed + broken else 1.0
+    findings.numbers["label_flips"] = {
+        "reference": "other providers" if reference is not None else "cross-fitted",
+        "flagged_rows": flagged,
+        "change_points": round(change, 2),
+        "p_value": round(p_value, 4),
+    }
+    if change >= rules.poison_points and p_value < rules.poison_p_value:
+        findings.reasons.append(
+            f"dropping its {flagged} lowest-valued rows raises a k-NN model's accuracy on "
+            f"{_judged_by(reference)} by {change:.1f} points (≥ {rules.poison_points:g}; p = "
+            f"{p_value:.3f}): likely flipped labels"
+        )
+
+
+def _trigger(upload, reference, rules: ScreeningRules, findings: Findings, seed, columns) -> None:
+    found = None
+    for rows, judge in _folds(upload, reference, seed):
+        screen = PoisonScreen(methods=("lava",), random_state=seed).fit(rows, judge)
+        found = found or _shared_far_value(
+            rows.X[screen.flagged_], rows.y[screen.flagged_], judge.X, rules.trigger_label_share
+        )
+    findings.numbers["trigger"] = None
+    if found is None:
+        return
+    column, value, z, count, label, share = found
+    findings.numbers["trigger"] = {
+        "column": columns[column],
+        "value": value,
+        "z": round(z, 2),
+        "rows": count,
+        "label": label,
+        "label_share": round(share, 4),
+    }
+    findings.reasons.append(
+        f"{count} of the rows the LAVA screen flags share {columns[column]} = {value:g}, far "
+        f"outside {_judged_by(reference)} (robust z {z:.1f} > {OUTLIER_THRESHOLD:g}), and "
+        f"{share:.0%} of them are labelled {label}: a likely backdoor trigger"
+    )
+
+
+def _shared_far_value(X: np.ndarray, y: np.ndarray, reference: np.ndarray, label_share: float):
+    """The (column, value, z, rows, label, label share) of a trigger among flagged rows:
+    more than half of them (two at least) share a value far outside the reference's range,
+    and at least ``label_share`` of those carry one label; None when there is none."""
+    median = np.median(reference, axis=0)
+    mad = np.median(np.abs(reference - median), axis=0)
+    best = None
+    for column in np.flatnonzero(mad > 0):
+        values, counts = np.unique(X[:, column], return_counts=True)
+        value, count = values[counts.argmax()], int(counts.max())
+        z = float(0.6745 * abs(value - median[column]) / mad[column])
+        if count < 2 or 2 * count <= len(X) or z <= OUTLIER_THRESHOLD:
+            continue
+        classes, per_class = np.unique(y[X[:, column] == value], return_counts=True)
+        share = per_class.max() / count
+        if share >= label_share and (best is None or count > best[3]):
+            label = classes[per_class.argmax()]
+            best = (int(column), float(value), z, count, _plain(label), float(share))
+    return best
+
+
+def _plain(label):
+    return label.item() if hasattr(label, "item") else label
