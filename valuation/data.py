@@ -9,7 +9,7 @@ the same worker share it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -17,6 +17,7 @@ from django.core.files.storage import default_storage
 
 from valuation.core.dataset import Dataset
 from valuation.core.tabular import Column, Encoder, Schema, labels, read_table
+from valuation.spec import JobSpec
 
 
 @dataclass(frozen=True)
@@ -36,42 +37,44 @@ def _arrays(path: str, encoder: Encoder, schema: Schema) -> tuple[np.ndarray, np
     return encoder.transform(frame), labels(frame, schema)
 
 
-def load_job_data(spec: dict) -> JobData:
+def load_job_data(spec: JobSpec) -> JobData:
     """Build (train grouped by player, validation, baseline) from a job spec."""
-    features = tuple(Column.from_dict(c) for c in spec["features"])
+    features = tuple(Column.from_dict(c) for c in spec.features)
     encoder = Encoder(features)
-    schema = Schema(features, spec["label"], spec["task"], label_kind=spec["label_kind"])
+    schema = Schema(features, spec.label, spec.task, label_kind=spec.label_kind)
     Xs, ys, groups = [], [], []
-    for player in spec["players"]:
-        X, y = _arrays(player["path"], encoder, schema)
+    for player in spec.players:
+        X, y = _arrays(player.path, encoder, schema)
         Xs.append(X)
         ys.append(y)
-        groups.append(np.full(len(y), player["name"], dtype=object))
+        groups.append(np.full(len(y), player.name, dtype=object))
     train = Dataset(
         np.concatenate(Xs),
         np.concatenate(ys),
         groups=np.concatenate(groups),
         feature_names=list(encoder.output_names),
     )
-    valid = Dataset(*_arrays(spec["valid"], encoder, schema))
-    baseline = (
-        Dataset(*_arrays(spec["baseline"], encoder, schema)) if spec.get("baseline") else None
-    )
+    valid = Dataset(*_arrays(spec.valid, encoder, schema))
+    baseline = Dataset(*_arrays(spec.baseline, encoder, schema)) if spec.baseline else None
     return JobData(train, valid, baseline)
 
 
-#: The parts of a job spec that name the data it reads; its model, metric and method do
-#: not, so the jobs of one task (payout basis and bundle table) share one loaded copy.
-DATA_KEYS = ("task", "label", "label_kind", "features", "players", "valid", "baseline")
+def job_data(spec: JobSpec) -> JobData:
+    """:func:`load_job_data` memoised per worker process on the data ``spec`` names
+    (:meth:`JobSpec.data`: its model, metric and method do not, so the jobs of one task share
+    one loaded copy; stored files are never rewritten, so their names identify them). At most
+    two sets are kept: at the row limits one is a few hundred MB."""
+    return _cached_job_data(_Named(json.dumps(spec.data(), sort_keys=True), spec))
 
 
-def job_data(spec: dict) -> JobData:
-    """:func:`load_job_data` memoised per worker process on the data ``spec`` names (stored
-    files are never rewritten, so their names identify them). At most two sets are kept:
-    at the row limits one is a few hundred MB."""
-    return _cached_job_data(json.dumps({key: spec.get(key) for key in DATA_KEYS}, sort_keys=True))
+@dataclass(frozen=True)
+class _Named:
+    """A spec keyed by the data it names (what the cache compares)."""
+
+    key: str
+    spec: JobSpec = field(compare=False)
 
 
 @lru_cache(maxsize=2)
-def _cached_job_data(data_key: str) -> JobData:
-    return load_job_data(json.loads(data_key))
+def _cached_job_data(named: _Named) -> JobData:
+    return load_job_data(named.spec)

@@ -6,6 +6,7 @@ from valuation.core.catalog import make_model
 from valuation.core.game import UtilityCache
 from valuation.core.methods import ExactShapley, PermutationShapley, RowShapley
 from valuation.core.stopping import MaxSamples, StandardErrorBelow, StoppingRule
+from valuation.spec import JobSpec
 
 #: With at most this many players every coalition is fitted once (2**n fits): the market's
 #: bundle table is computed for tasks with at most this many candidate datasets.
@@ -22,48 +23,39 @@ ROW_METHOD = "row_shapley"
 #: many players by their rows instead.
 PLANNED_METHODS = ("exact", ROW_METHOD)
 
-DEFAULT_MAX_SAMPLES = 200
-DEFAULT_SAMPLES_PER_CHUNK = 10
-DEFAULT_COALITIONS_PER_CHUNK = 64
-#: Units of the row method per chunk (a unit is 128 fits with the default strata).
-DEFAULT_ROW_UNITS_PER_CHUNK = 4
 
-
-def units_per_chunk(method: str, spec: dict) -> int:
+def units_per_chunk(method: str, spec: JobSpec) -> int:
     """How many of a planned method's units one chunk does."""
-    if method == ROW_METHOD:
-        return spec.get("row_units_per_chunk", DEFAULT_ROW_UNITS_PER_CHUNK)
-    return spec.get("coalitions_per_chunk", DEFAULT_COALITIONS_PER_CHUNK)
+    return spec.row_units_per_chunk if method == ROW_METHOD else spec.coalitions_per_chunk
 
 
-def stopping_rule(spec: dict) -> StoppingRule:
-    rule: StoppingRule = MaxSamples(spec.get("max_samples", DEFAULT_MAX_SAMPLES))
-    threshold = spec.get("se_threshold")
-    if threshold:
-        rule = rule | StandardErrorBelow(threshold, min_samples=spec.get("min_samples", 30))
+def stopping_rule(spec: JobSpec) -> StoppingRule:
+    rule: StoppingRule = MaxSamples(spec.max_samples)
+    if spec.se_threshold:
+        rule = rule | StandardErrorBelow(spec.se_threshold, min_samples=spec.min_samples)
     return rule
 
 
-def build_estimator(method: str, spec: dict, seed: int, cache: UtilityCache | None = None):
+def build_estimator(method: str, spec: JobSpec, seed: int, cache: UtilityCache | None = None):
     """The job's estimator; ``cache`` lets the chunks of a job on one worker process share
     the coalitions they have already fitted."""
-    model = make_model(spec["model"], spec["task"])
-    common = {"model": model, "scorer": spec["metric"], "cache": cache}
+    model = make_model(spec.model, spec.task)
+    common = {"model": model, "scorer": spec.metric, "cache": cache}
     if method == "exact":
         return ExactShapley(**common)
     if method == ROW_METHOD:
         return RowShapley(
             **common,
             random_state=seed,
-            budget=spec.get("basis_fits"),
-            floor=spec.get("floor", False),
-            copies=spec.get("copies", False),
+            budget=spec.basis_fits,
+            floor=spec.floor,
+            copies=spec.copies,
         )
     if method == "permutation":
         return PermutationShapley(
             **common,
             random_state=seed,
             stop=stopping_rule(spec),
-            truncation=spec.get("truncation"),
+            truncation=spec.truncation,
         )
     raise ValueError(f"unknown valuation method {method!r}")

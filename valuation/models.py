@@ -1,13 +1,34 @@
 """A valuation job and its chunks, persisted before anything is enqueued.
 
-A job describes what to value (``spec``: where the data is, the label, model, metric,
-method, seed) without knowing who asked: the marketplace links its task to the job, never
-the other way round. Each chunk is one unit of Celery work over a range of the method's
-samples (or coalitions); its partial result is stored when it finishes, so a lost worker
-loses at most one chunk and a re-delivered chunk that is already done is a no-op.
+A job describes what to value (``spec``, a :class:`~valuation.spec.JobSpec`: where the data
+is, the label, model, metric, seed) without knowing who asked: the marketplace links its
+task to the job, never the other way round. Each chunk is one unit of Celery work over a
+range of the method's samples (or coalitions); its partial result is stored when it
+finishes, so a lost worker loses at most one chunk and a re-delivered chunk that is already
+done is a no-op.
 """
 
 from django.db import models
+
+from valuation.spec import JobSpec
+
+
+class SpecField(models.JSONField):
+    """A :class:`~valuation.spec.JobSpec`, stored as its ``to_dict`` (JSON)."""
+
+    def from_db_value(self, value, expression, connection):
+        value = super().from_db_value(value, expression, connection)
+        return None if value is None else JobSpec.from_dict(value)
+
+    def to_python(self, value):
+        if value is None or isinstance(value, JobSpec):
+            return value
+        return JobSpec.from_dict(super().to_python(value))
+
+    def get_prep_value(self, value):
+        if isinstance(value, JobSpec):
+            value = value.to_dict()
+        return super().get_prep_value(value)
 
 
 class ValuationJob(models.Model):
@@ -22,7 +43,7 @@ class ValuationJob(models.Model):
 
     status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
     method = models.CharField(max_length=40)
-    spec = models.JSONField()
+    spec = SpecField()
     seed = models.BigIntegerField()
     player_names = models.JSONField(default=list)
     units_done = models.PositiveBigIntegerField(default=0)

@@ -27,7 +27,6 @@ from valuation.core.game import InMemoryCache
 from valuation.core.stopping import RunState
 from valuation.data import job_data
 from valuation.methods import (
-    DEFAULT_SAMPLES_PER_CHUNK,
     PLANNED_METHODS,
     ROW_METHOD,
     build_estimator,
@@ -36,6 +35,7 @@ from valuation.methods import (
 )
 from valuation.models import ValuationChunk, ValuationJob
 from valuation.signals import job_finished
+from valuation.spec import JobSpec
 from work.services import TRANSIENT, any_unsent, enqueue
 
 logger = logging.getLogger(__name__)
@@ -48,14 +48,14 @@ CODE_VERSION = "datafair-valuation-2"
 RUN_CHUNK = "valuation.run_chunk"
 
 
-def job_create(*, spec: dict, method: str, seed: int | None = None) -> ValuationJob:
+def job_create(*, spec: JobSpec, method: str, seed: int | None = None) -> ValuationJob:
     """Persist a job and its first chunks (not yet enqueued: see :func:`job_enqueue`)."""
-    n_players = len(spec["players"])
+    n_players = len(spec.players)
     if n_players == 0:
         raise ValueError("a valuation needs at least one player")
-    seed = spec.get("seed") if seed is None else seed  # a deployment may pin it (tests do)
+    seed = spec.seed if seed is None else seed  # a deployment may pin it (tests do)
     seed = int(np.random.SeedSequence().entropy % (2**63)) if seed is None else seed
-    n_rows = sum(int(p.get("rows", 0)) for p in spec["players"])
+    n_rows = spec.n_rows
     if method == ROW_METHOD and n_rows < 1:
         raise ValueError("the row method needs every player's number of rows (players[i].rows)")
     # Built before anything is stored: an unknown method or a bad spec leaves no job behind.
@@ -64,7 +64,7 @@ def job_create(*, spec: dict, method: str, seed: int | None = None) -> Valuation
         method=method,
         spec=spec,
         seed=seed,
-        player_names=[p["name"] for p in spec["players"]],
+        player_names=spec.player_names,
         code_version=CODE_VERSION,
     )
     if units is None:
@@ -77,7 +77,7 @@ def job_create(*, spec: dict, method: str, seed: int | None = None) -> Valuation
 @dataclass(frozen=True)
 class _Shape:
     """Stands in for the data when only its size matters (planning units): the number of
-    players and, for the row method, of rows (``spec["players"][i]["rows"]``)."""
+    players and, for the row method, of rows (``spec.n_rows``)."""
 
     n_players: int
     n_rows: int
@@ -93,7 +93,7 @@ def _add_chunks(job: ValuationJob, ranges: list[tuple[int, int]]) -> None:
 
 
 def _plan_round(job: ValuationJob) -> None:
-    size = job.spec.get("samples_per_chunk", DEFAULT_SAMPLES_PER_CHUNK)
+    size = job.spec.samples_per_chunk
     start = job.units_planned
     _add_chunks(job, [(start + i * size, start + (i + 1) * size) for i in range(CHUNKS_PER_ROUND)])
 
@@ -161,7 +161,7 @@ def chunk_run(*, chunk_id: int) -> None:
     job = chunk.job
     started = time.monotonic()
     try:
-        key = json.dumps([job.spec, job.method, job.seed], sort_keys=True)
+        key = json.dumps([job.spec.to_dict(), job.method, job.seed], sort_keys=True)
         data = job_data(job.spec)
         cache = _ChunkCache(_job_cache(job.pk, key))
         estimator = build_estimator(job.method, job.spec, job.seed, cache=cache)

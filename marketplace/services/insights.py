@@ -67,7 +67,7 @@ def _bundle(task: Task) -> tuple[Rows, Rows, str, int]:
         groups=np.concatenate(parts_group),
         feature_names=train.feature_names,
     )
-    return rows, data.valid, job.spec["task"], job.seed % (2**32)
+    return rows, data.valid, job.spec.task, job.seed % (2**32)
 
 
 def insight_schedule(task: Task) -> TaskInsight:

@@ -56,8 +56,8 @@ def _receipt(task: Task, order: Order, dataset: Dataset, offer: Quote, cents: in
             "method": job.method,
             "basis": "the sum of this dataset's rows' Shapley values, each row valued "
             "without knowing who owns it",
-            "basis_metric": job.spec["metric"],
-            "rows_valued": sum(p["rows"] for p in job.spec["players"]),
+            "basis_metric": job.spec.metric,
+            "rows_valued": job.spec.n_rows,
             "seed": job.seed,
             "code_version": job.code_version,
             "utility_evaluations": job.n_utility_evaluations,

@@ -43,6 +43,7 @@ from valuation.data import job_data
 from valuation.methods import EXACT_MAX_PLAYERS, ROW_METHOD, build_estimator
 from valuation.models import ValuationJob
 from valuation.services import job_cancel, job_create, job_enqueue, job_waits_for_broker
+from valuation.spec import JobSpec, PlayerSpec
 from work.services import TRANSIENT, any_unsent, enqueue
 
 logger = logging.getLogger(__name__)
@@ -158,30 +159,28 @@ def task_submit(
         task.save()
         task.candidates.set(chosen)
         wallet_hold(user=consumer, amount_cents=budget_cents, reference=f"task:{task.pk}")
-        data = {
-            "task": schema.task,
-            "label": label_column,
-            "label_kind": schema.label_kind,
-            "features": [c.to_dict() for c in encoder.features],
+        spec = JobSpec(
+            task=schema.task,
+            label=label_column,
+            label_kind=schema.label_kind,
+            features=tuple(c.to_dict() for c in encoder.features),
             # Oldest upload first: a row that copies an earlier upload's is credited to it.
-            "players": [
-                {"name": str(d.pk), "path": d.columnar_file.name, "rows": d.n_rows}
+            players=tuple(
+                PlayerSpec(str(d.pk), d.columnar_file.name, d.n_rows)
                 for d in sorted(chosen, key=lambda d: d.pk)
-            ],
-            "valid": task.validation_file.name,
-            "baseline": task.baseline_file.name or None,
-            "model": model,
+            ),
+            valid=task.validation_file.name,
+            baseline=task.baseline_file.name or None,
+            model=model,
+            metric=metric,
             **settings.DATAFAIR_VALUATION,
-        }
+        )
         basis_metric, floor = payout_basis(metric, schema.task)
         task.valuation_job = job_create(
-            spec={**data, "metric": basis_metric, "floor": floor, "copies": True},
-            method=ROW_METHOD,
+            spec=spec.replace(metric=basis_metric, floor=floor, copies=True), method=ROW_METHOD
         )
         if len(chosen) <= EXACT_MAX_PLAYERS:
-            task.bundle_job = job_create(
-                spec={**data, "metric": metric}, method="exact", seed=task.valuation_job.seed
-            )
+            task.bundle_job = job_create(spec=spec, method="exact", seed=task.valuation_job.seed)
         task.save(update_fields=["valuation_job", "bundle_job"])
         for job in task_jobs(task):
             job_enqueue(job)
@@ -230,7 +229,7 @@ def task_progress(task: Task) -> dict | None:
 def _planned_fits(job: ValuationJob) -> int:
     if job.method == ROW_METHOD:
         return job.units_planned * build_estimator(job.method, job.spec, job.seed).fits_per_unit(
-            sum(p["rows"] for p in job.spec["players"])
+            job.spec.n_rows
         )
     return job.units_planned
 
@@ -273,7 +272,7 @@ def _bundle_valuation(job: ValuationJob, task: Task, data, players: frozenset[st
     on the consumer's metric, measured by refitting with a bootstrap interval."""
     reserves = dict(Dataset.objects.filter(pk__in=players).values_list("pk", "reserve_price_cents"))
     index = {name: i for i, name in enumerate(job.player_names)}
-    utility = ModelUtility(make_model(task.model, job.spec["task"]), task.metric)
+    utility = ModelUtility(make_model(task.model, job.spec.task), task.metric)
     lift = measure_lift(
         utility,
         data.train,
@@ -321,7 +320,7 @@ def _confidently_better_bundle(job, task, data, table, full, datasets, offered: 
     best = frozenset(choice.best.bundle)
     index = {name: i for i, name in enumerate(job.player_names)}
     difference = measure_lift(
-        ModelUtility(make_model(task.model, job.spec["task"]), task.metric),
+        ModelUtility(make_model(task.model, job.spec.task), task.metric),
         data.train,
         data.valid,
         players=sorted(index[p] for p in best),
@@ -387,7 +386,7 @@ def task_quote(task: Task) -> Task:
     datasets = Dataset.objects.filter(pk__in=[int(n) for n in names])
     titles = dict(datasets.values_list("pk", "title"))
     initial, measurements[everyone] = _bundle_valuation(job, task, data, everyone, full)
-    basis_metric = f"your {METRIC_LABELS.get(job.spec['metric'], job.spec['metric']).lower()}"
+    basis_metric = f"your {METRIC_LABELS.get(job.spec.metric, job.spec.metric).lower()}"
     terms = {
         "budget_cents": task.budget_cents,
         "cents_per_point": task.value_per_point_cents,
@@ -442,8 +441,8 @@ def task_quote(task: Task) -> Task:
         "metric": task.metric,
         "basis": {
             "method": job.method,
-            "metric": job.spec["metric"],
-            "rows": sum(p["rows"] for p in job.spec["players"]),
+            "metric": job.spec.metric,
+            "rows": job.spec.n_rows,
             "utility_evaluations": job.n_utility_evaluations,
         },
         "method": job.method,

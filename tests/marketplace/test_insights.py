@@ -217,7 +217,7 @@ def test_insights_that_cannot_be_computed_are_failed_not_fatal(market):
     _, _, consumer = market
     task = quoted_task(consumer)
     job = task.valuation_job
-    job.spec = {**job.spec, "valid": "missing.csv"}
+    job.spec = job.spec.replace(valid="missing.csv")
     job.save(update_fields=["spec"])
     done = insight_run(task.pk)
     assert done.status == TaskInsight.Status.FAILED and "missing.csv" in done.error

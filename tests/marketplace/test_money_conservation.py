@@ -83,7 +83,7 @@ def test_money_is_conserved_over_random_flows(seed):
             if pending:
                 job = pending[0].valuation_job
                 if rng.random() < 0.2:  # a job that breaks
-                    job.spec["valid"] = "gone.csv"
+                    job.spec = job.spec.replace(valid="gone.csv")
                     job.save(update_fields=["spec"])
                 run_task(pending[0])
         elif action == "cancel" and mine:

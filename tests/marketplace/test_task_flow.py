@@ -1,6 +1,8 @@
 """A task from submission to purchase: budget held, valuation, quote, purchase, payouts,
 downloads — with the money conserved to the cent at every step."""
 
+import dataclasses
+
 import pytest
 from django.db.models import Sum
 
@@ -190,7 +192,8 @@ def test_a_failed_valuation_releases_the_hold(market):
     _, _, consumer = market
     task = Task.objects.get(pk=submit(consumer).json()["id"])
     job = task.valuation_job
-    job.spec["players"][0]["path"] = "missing.parquet"
+    missing = dataclasses.replace(job.spec.players[0], path="missing.parquet")
+    job.spec = job.spec.replace(players=(missing, *job.spec.players[1:]))
     job.save(update_fields=["spec"])
     run_job(job)
     task.refresh_from_db()

@@ -337,7 +337,7 @@ def test_the_task_page_says_what_the_split_follows_and_why_it_cannot_be_gamed(
     signed_in(client, market["carl"])
     response = client.get(f"/tasks/{quoted.pk}/")
     basis = response.context["results"].basis
-    rows = sum(p["rows"] for p in quoted.valuation_job.spec["players"])
+    rows = quoted.valuation_job.spec.n_rows
     assert (basis.rows, basis.fits) == (rows, quoted.valuation_job.n_utility_evaluations)
     text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode())))
     assert f"each of the {rows} candidate rows valued as a player of your task" in text

@@ -12,6 +12,7 @@ from django.core.files.storage import default_storage
 from sklearn.datasets import load_breast_cancer
 
 from valuation.core.tabular import Encoder, infer_schema
+from valuation.spec import JobSpec, PlayerSpec
 
 FEATURES = ["mean radius", "mean texture", "mean smoothness", "worst area"]
 
@@ -31,21 +32,20 @@ def cancer_spec(n_players: int = 4, rows: int = 40, *, flip_player: int | None =
         part = data.iloc[p * rows : (p + 1) * rows].copy()
         if p == flip_player:
             part["target"] = 1 - part["target"]
-        players.append({"name": f"d{p}", "path": _store(part, f"player{p}")})
+        players.append(PlayerSpec(f"d{p}", _store(part, f"player{p}"), rows=len(part)))
     valid = data.iloc[n_players * rows : n_players * rows + 150]
     schema = infer_schema(valid, label="target")
-    return {
-        "task": schema.task,
-        "label": "target",
-        "label_kind": schema.label_kind,
-        "features": [c.to_dict() for c in Encoder.for_schemas(schema).features],
-        "players": players,
-        "valid": _store(valid, "valid"),
-        "baseline": None,
-        "model": "logistic_regression",
-        "metric": "accuracy",
+    return JobSpec(
+        task=schema.task,
+        label="target",
+        label_kind=schema.label_kind,
+        features=tuple(c.to_dict() for c in Encoder.for_schemas(schema).features),
+        players=tuple(players),
+        valid=_store(valid, "valid"),
+        model="logistic_regression",
+        metric="accuracy",
         **extra,
-    }
+    )
 
 
 @pytest.fixture(autouse=True)

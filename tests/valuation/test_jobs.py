@@ -1,5 +1,7 @@
 """Valuation jobs run chunk by chunk give the engine's answer, once, whatever happens."""
 
+import dataclasses
+
 import pytest
 
 from tests.support.jobs import run_job
@@ -74,7 +76,8 @@ def test_running_a_chunk_twice_counts_it_once():
 
 def test_a_broken_job_fails_visibly_and_says_why(finished):
     spec = cancer_spec(n_players=2)
-    spec["players"][1]["path"] = "test/does-not-exist.parquet"
+    missing = dataclasses.replace(spec.players[1], path="test/does-not-exist.parquet")
+    spec = spec.replace(players=(spec.players[0], missing))
     job = run_job(job_create(spec=spec, method="exact", seed=1))
     assert job.status == "failed"
     assert "does-not-exist" in job.error
@@ -114,10 +117,8 @@ def test_a_row_job_merges_its_chunks_in_chunk_order_whichever_finishes_first(mon
     from valuation.methods import ROW_METHOD
 
     spec = cancer_spec(n_players=3, rows=30, row_units_per_chunk=1)
-    for player in spec["players"]:
-        player["rows"] = 30
     per_unit = build_estimator(ROW_METHOD, spec, 5).fits_per_unit(90)
-    spec["basis_fits"] = 4 * per_unit
+    spec = spec.replace(basis_fits=4 * per_unit)
     evaluations = []
     evaluate = ModelGame._evaluate
     monkeypatch.setattr(
