@@ -4,11 +4,11 @@ A ``@shared_fixture`` is a module-scoped fixture that yields a :class:`Shared`: 
 (users, datasets, a quoted task…) and the folder of the files that state refers to. It is
 built by :func:`built_once` (or declared by :func:`built_once_fixture`) inside a transaction
 that is rolled back when the module ends, or by :meth:`Shared.extended` in a savepoint of the
-state it builds on. A test reaches it through
-a function-scoped fixture that calls :meth:`Shared.for_test`; the test itself runs in a
-savepoint of that transaction (pytest-django's ``db``) and on a copy of the state's files in
-its own media folder (tests/conftest.py), so what one test changes, in the database or on
-disk, the next one does not see.
+state it builds on. A test reaches it through a function-scoped fixture that calls
+:meth:`Shared.for_test` and asks for ``db``: the test runs in a savepoint of that transaction
+(pytest-django's ``db``) and on a copy of the state's files in its own media folder
+(tests/conftest.py), so what one test changes, in the database or on disk, the next one does
+not see. Hand each test fresh model instances (fetched by primary key), not the ones built.
 
 State built for the module is there for every later test of the module, so the tests of a
 module run in order of how much of it they use (tests/conftest.py sorts them, stably): tests
@@ -60,9 +60,8 @@ class Shared(Generic[T]):
 
     @contextlib.contextmanager
     def extended(self, media: Path, build: Callable[[T], U]) -> Iterator[Shared[U]]:
-        """``build(value)`` on top of this state, in a savepoint released when the block ends
-        (the module's transaction is rolled back after it); its files next to a copy of this
-        state's in ``media``."""
+        """``build(value)`` on top of this state, in a savepoint rolled back when the block
+        ends; its files go to ``media``, beside a copy of this state's."""
         self.for_test(media)
         with transaction.atomic():
             with override_settings(MEDIA_ROOT=media):
