@@ -30,8 +30,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 django.setup()  # the test tables' module imports models (this process only talks HTTP)
 
 from benchmarks import DOCS, ROOT, publish, table, write_section  # noqa: E402
-from tests.marketplace.conftest import table_csv  # noqa: E402
 from tests.support.api import clean_values, job_state, submit_task  # noqa: E402
+from tests.support.builders import table_csv  # noqa: E402
 from tests.support.faults import (  # noqa: E402
     build_market,
     fault_stack,

@@ -1,6 +1,22 @@
-"""Suite-wide fixtures."""
+"""Suite-wide fixtures: a scratch media folder and fresh rate counts for every test, and the
+markets that tests of several folders share, each built once per module (the scheme is in
+tests/support/shared.py; the builders in tests/support/builders.py and contract_market.py)."""
+
+from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import User
+
+from marketplace.models import TaskInsight
+from marketplace.services.insights import insight_run
+from tests.support.builders import build_task_market, quoted_task
+from tests.support.contract_market import Market, build_market
+from tests.support.shared import Shared, built_once_fixture, order_by_shared_state, shared_fixture
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    order_by_shared_state(items)
 
 
 @pytest.fixture(autouse=True)
@@ -9,3 +25,47 @@ def _fresh_rate_counts():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path) -> Path:
+    """Every test stores its uploads in a scratch folder of its own."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+task_market_state = built_once_fixture("task_market_state", build_task_market)
+
+
+@pytest.fixture
+def market(task_market_state, media_root, db):
+    """Three providers (two honest datasets, one with most labels flipped) and a consumer
+    with 50,000 cents: ``(providers, dataset ids, consumer)``, fresh objects for each test."""
+    providers, ids, consumer = task_market_state.for_test(media_root)
+    fresh = User.objects.in_bulk([u.pk for u in [*providers, consumer]])
+    return [fresh[p.pk] for p in providers], list(ids), fresh[consumer.pk]
+
+
+@shared_fixture
+def insight_state(task_market_state, tmp_path_factory) -> Shared:
+    """On the market, a quoted task of its consumer whose insights were computed:
+    ``(task pk, insight pk)``."""
+
+    def build(market):
+        _, _, consumer = market
+        task = quoted_task(consumer)
+        done = insight_run(task.pk)
+        assert done.status == TaskInsight.Status.READY, done.error
+        return task.pk, done.pk
+
+    with task_market_state.extended(tmp_path_factory.mktemp("insight"), build) as state:
+        yield state
+
+
+contract_market_state = built_once_fixture("contract_market_state", build_market)
+
+
+@pytest.fixture
+def contract_market(contract_market_state, media_root, db) -> Market:
+    """Five users of distinct roles and what each owns (tests/support/contract_market.py)."""
+    return contract_market_state.for_test(media_root)

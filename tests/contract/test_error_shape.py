@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from tests.marketplace.conftest import PASSWORD, client_for, make_user
+from tests.support.builders import PASSWORD, client_for, make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import pandas as pd
 from marketplace.models import Task
 from marketplace.services.pools import pool_create, pool_label
 from tests.contract.openapi import load_schema, token_header
-from tests.marketplace.conftest import client_for, make_user, table_csv, upload
+from tests.support.builders import client_for, make_user, submit, table_csv, upload
 
 schema = load_schema()
 
@@ -66,15 +66,12 @@ def test_every_object_the_trader_can_read_conforms(db, market):
 
 def test_a_refused_valuation_is_answered_with_a_documented_429(db, market, settings):
     settings.DATAFAIR_TASKS_PER_HOUR = Task.objects.filter(consumer=market.consumer).count()
-    form = {
-        "validation_file": upload(table_csv(60, seed=8), "v.csv"),
-        "label_column": "y",
-        "metric": "accuracy",
-        "model": "logistic_regression",
-        "budget_cents": 100,
-        "value_per_point_cents": 1,
-    }
-    response = client_for(market.consumer).post("/api/tasks/", form, format="multipart")
+    response = submit(
+        market.consumer,
+        validation_file=upload(table_csv(60, seed=8), "v.csv"),
+        budget_cents=100,
+        value_per_point_cents=1,
+    )
     assert response.status_code == 429
     documented = schema.raw_schema["paths"]["/api/tasks/"]["post"]["responses"]
     assert "429" in documented

@@ -15,8 +15,8 @@ import time
 import pytest
 import requests
 
-from tests.marketplace.conftest import table_csv
 from tests.support.api import clean_values, job_state, submit_task
+from tests.support.builders import table_csv
 from tests.support.faults import (
     FAST_WORK,
     build_market,

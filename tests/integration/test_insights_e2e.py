@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from tests.marketplace.conftest import table_csv
 from tests.support.api import Api, publish, submit_task, wait_for
+from tests.support.builders import table_csv
 from tests.support.stack import live_stack
 
 pytestmark = pytest.mark.integration

@@ -22,16 +22,16 @@ from django.db.models import Q
 from rest_framework.test import APIClient
 
 from marketplace.models import Dataset, Entitlement, Order, Payout, Posting, Task
-from tests.contract.market import Market, market_fixture  # noqa: F401  (``market``)
-from tests.marketplace.conftest import client_for, table_csv, upload
+from tests.support.builders import client_for, table_csv, upload
+from tests.support.contract_market import Market
 
 ROLES = ("anonymous", "other_consumer", "other_provider", "provider", "consumer")
 
 
-@pytest.fixture(autouse=True)
-def _media_in_tmp():
-    """The market's files live in its own media folder for the whole module; keep it (this
-    replaces the per-test folder of the package's conftest)."""
+@pytest.fixture
+def market(contract_market) -> Market:
+    """The contract tests' market (tests/support/contract_market.py), once per module."""
+    return contract_market
 
 
 def everyone(status: int, **overrides: int) -> dict[str, int]:

@@ -6,7 +6,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.marketplace.conftest import make_user
+from tests.support.builders import make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import pytest
 
 from marketplace.models import Dataset, JournalEntry, Task
 from pricing.money import MAX_AMOUNT_CENTS
-from tests.marketplace.conftest import table_csv, upload
+from tests.support.builders import table_csv, upload
 
 pytestmark = pytest.mark.django_db
 

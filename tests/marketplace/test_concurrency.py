@@ -12,8 +12,7 @@ from django.db.models import Sum
 
 from marketplace.models import LedgerAccount, Order, Posting, Task
 from marketplace.services.wallet import wallet_deposit
-from tests.marketplace.conftest import client_for, make_user, table_csv, upload
-from tests.marketplace.test_task_flow import publish
+from tests.support.builders import client_for, make_user, publish, submit, table_csv, upload
 from tests.support.jobs import run_task
 from tests.support.services import unavailable
 
@@ -56,15 +55,7 @@ def quoted_task():
         publish(client_for(provider), table_csv(80, seed=i + 1), f"part {i}")
     consumer = make_user("cbuyer", "consumer")
     wallet_deposit(user=consumer, amount_cents=50_000)
-    form = {
-        "validation_file": upload(table_csv(200, seed=9), "valid.csv"),
-        "label_column": "y",
-        "metric": "accuracy",
-        "model": "logistic_regression",
-        "budget_cents": 20_000,
-        "value_per_point_cents": 500,
-    }
-    body = client_for(consumer).post("/api/tasks/", form, format="multipart").json()
+    body = submit(consumer).json()
     task = Task.objects.get(pk=body["id"])
     run_task(task)
     task.refresh_from_db()

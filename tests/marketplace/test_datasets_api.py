@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from marketplace.models import Dataset, RowHash
 from marketplace.services import rowhashes
-from tests.marketplace.conftest import client_for, make_user, screened, table_csv, upload
+from tests.support.builders import client_for, make_user, screened, table_csv, upload
 
 pytestmark = pytest.mark.django_db
 

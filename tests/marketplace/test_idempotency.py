@@ -7,7 +7,7 @@ from marketplace.models import IdempotencyRecord
 from marketplace.services.errors import Conflict
 from marketplace.services.idempotency import KeyReused, Replay, once
 from marketplace.web.idempotency import run_once
-from tests.marketplace.conftest import make_user
+from tests.support.builders import make_user
 
 pytestmark = pytest.mark.django_db
 

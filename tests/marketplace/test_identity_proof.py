@@ -12,8 +12,7 @@ from sklearn.datasets import load_breast_cancer
 
 from marketplace.models import Task
 from marketplace.services.wallet import wallet_deposit
-from tests.marketplace.conftest import client_for, make_user, table_csv, upload
-from tests.marketplace.test_task_flow import publish, submit
+from tests.support.builders import client_for, make_user, publish, submit, table_csv, upload
 from tests.support.jobs import run_task
 
 pytestmark = pytest.mark.django_db

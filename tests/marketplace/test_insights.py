@@ -15,30 +15,16 @@ from marketplace.services.errors import Conflict, InsufficientFunds, ServiceErro
 from marketplace.services.insights import insight_for, insight_run, task_row_offer
 from marketplace.services.purchases import task_purchase
 from marketplace.services.wallet import wallet_deposit
-from tests.marketplace.conftest import client_for, make_user
-from tests.marketplace.test_task_flow import assert_ledger_balanced, market, submit  # noqa: F401
-from tests.support.jobs import run_task
+from tests.support.builders import assert_ledger_balanced, client_for, make_user, quoted_task
 
 pytestmark = pytest.mark.django_db
 
 
-def quoted_task(consumer, **overrides) -> Task:
-    response = submit(consumer, **overrides)
-    assert response.status_code == 201, response.json()
-    task = Task.objects.get(pk=response.json()["id"])
-    run_task(task)
-    task.refresh_from_db()
-    assert task.status == Task.Status.QUOTED, task.error
-    return task
-
-
 @pytest.fixture
-def insight(market):
+def insight(insight_state, market, media_root):
+    task_pk, done_pk = insight_state.for_test(media_root)
     _, ids, consumer = market
-    task = quoted_task(consumer)
-    done = insight_run(task.pk)
-    assert done.status == TaskInsight.Status.READY, done.error
-    return task, ids, consumer, done
+    return Task.objects.get(pk=task_pk), ids, consumer, TaskInsight.objects.get(pk=done_pk)
 
 
 def test_prune_suggestions_name_the_harmful_dataset_with_a_measured_lift(insight):

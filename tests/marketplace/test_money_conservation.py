@@ -13,8 +13,7 @@ from marketplace.services.errors import ServiceError
 from marketplace.services.purchases import task_purchase
 from marketplace.services.tasks import task_cancel
 from marketplace.services.wallet import wallet_deposit
-from tests.marketplace.conftest import client_for, make_user, table_csv, upload
-from tests.marketplace.test_task_flow import publish
+from tests.support.builders import client_for, make_user, publish, table_csv, upload
 from tests.support.jobs import run_task
 
 pytestmark = pytest.mark.django_db

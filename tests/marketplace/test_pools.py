@@ -8,9 +8,8 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
-from django.core.files.base import ContentFile
 
-from marketplace.models import LabelPool, Task
+from marketplace.models import LabelPool
 from marketplace.services.datasets import read_upload
 from marketplace.services.errors import PermissionDenied, ServiceError
 from marketplace.services.pools import (
@@ -21,45 +20,16 @@ from marketplace.services.pools import (
     pool_note,
     pool_seed,
 )
-from tests.marketplace.conftest import client_for, make_user, table_csv, upload
+from tests.support.builders import (
+    POOL_ROWS,
+    client_for,
+    make_task,
+    make_user,
+    pool_table,
+    upload,
+)
 
 pytestmark = pytest.mark.django_db
-
-POOL_ROWS = 60
-
-
-def make_task(consumer, *, baseline: bool = True) -> Task:
-    """A consumer's task as task_submit stores it, without the market around it: pools only
-    read its schema, validation rows and baseline."""
-    validation = table_csv(200, seed=9)
-    _, schema, _ = read_upload(upload(validation), field="validation_file", label="y")
-    task = Task(
-        consumer=consumer,
-        title="No-shows",
-        label_column="y",
-        metric="accuracy",
-        model="logistic_regression",
-        budget_cents=1000,
-        value_per_point_cents=10,
-        schema=schema.to_dict(),
-    )
-    task.validation_file.save("valid.csv", ContentFile(validation), save=False)
-    if baseline:
-        task.baseline_file.save("base.csv", ContentFile(table_csv(20, seed=10)), save=False)
-    task.save()
-    return task
-
-
-def pool_table(**changes) -> tuple[bytes, pd.Series]:
-    """The pool's rows (no label) and their true labels; ``changes`` edit the columns."""
-    frame = pd.read_csv(io.BytesIO(table_csv(POOL_ROWS, seed=4)))
-    truth = frame.pop("y")
-    for name, value in changes.items():
-        if value is None:
-            frame = frame.drop(columns=name)
-        else:
-            frame[name] = value
-    return frame.to_csv(index=False).encode(), truth
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from marketplace.models import Task
 from marketplace.web.results import explain
 from pricing.explanation import Line
 from pricing.quote import QUOTE_VERSION, Quote
-from tests.marketplace.conftest import make_user
+from tests.support.builders import make_user
 
 migration = importlib.import_module("marketplace.migrations.0012_quote_explanation_lines")
 

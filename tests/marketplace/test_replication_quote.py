@@ -4,7 +4,7 @@ another provider also sells are paid a smaller share, and the money stays conser
 import pytest
 
 from marketplace.models import Dataset, Task
-from tests.marketplace.test_task_flow import market, submit  # noqa: F401
+from tests.support.builders import submit
 from tests.support.jobs import run_task
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.test import Client
 
 from marketplace.models import AuditEvent, Dataset
 from marketplace.services.datasets import dataset_create
-from tests.marketplace.conftest import client_for, make_user, screened, table_csv, upload
+from tests.support.builders import client_for, make_user, screened, table_csv, upload
 
 pytestmark = pytest.mark.django_db
 

@@ -4,61 +4,12 @@ downloads — with the money conserved to the cent at every step."""
 import dataclasses
 
 import pytest
-from django.db.models import Sum
 
-from marketplace.models import LedgerAccount, Posting, Task
-from marketplace.services.wallet import wallet_deposit
-from tests.marketplace.conftest import client_for, make_user, screened, table_csv, upload
+from marketplace.models import Task
+from tests.support.builders import assert_ledger_balanced, client_for, make_user, submit
 from tests.support.jobs import run_job, run_task
 
 pytestmark = pytest.mark.django_db
-
-
-def publish(client, data, title, reserve=0):
-    form = {
-        "title": title,
-        "license": "CC-BY-4.0",
-        "label_column": "y",
-        "reserve_price_cents": reserve,
-        "file": upload(data),
-    }
-    response = client.post("/api/datasets/", form, format="multipart")
-    assert response.status_code == 201, response.json()
-    return screened(response.json()["id"]).pk
-
-
-@pytest.fixture
-def market():
-    """Three providers: two honest, one with most labels flipped; one consumer with money."""
-    providers = [make_user(f"p{i}", "provider") for i in range(3)]
-    ids = [
-        publish(client_for(providers[0]), table_csv(80, seed=1), "honest A", reserve=100),
-        publish(client_for(providers[1]), table_csv(80, seed=2), "honest B"),
-        publish(client_for(providers[2]), table_csv(80, seed=3, flip=0.8), "flipped"),
-    ]
-    consumer = make_user("buyer", "consumer")
-    wallet_deposit(user=consumer, amount_cents=50_000)
-    return providers, ids, consumer
-
-
-def submit(consumer, **overrides):
-    form = {
-        "validation_file": upload(table_csv(200, seed=9), "valid.csv"),
-        "label_column": "y",
-        "metric": "accuracy",
-        "model": "logistic_regression",
-        "budget_cents": 20_000,
-        "value_per_point_cents": 500,
-        **overrides,
-    }
-    return client_for(consumer).post("/api/tasks/", form, format="multipart")
-
-
-def assert_ledger_balanced():
-    assert Posting.objects.aggregate(total=Sum("amount_cents"))["total"] == 0
-    for account in LedgerAccount.objects.all():
-        posted = account.postings.aggregate(total=Sum("amount_cents"))["total"] or 0
-        assert posted == account.balance_cents, account.key
 
 
 def test_submit_value_quote_buy_download_and_get_paid(market):

@@ -7,7 +7,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from marketplace.models import Dataset, JournalEntry
-from tests.marketplace.conftest import PASSWORD, make_user, table_csv, upload
+from tests.support.builders import PASSWORD, make_user, table_csv, upload
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from marketplace.models import Dataset, RowHash
-from tests.marketplace.conftest import table_csv, upload
+from tests.support.builders import table_csv, upload
 
 pytestmark = pytest.mark.django_db
 

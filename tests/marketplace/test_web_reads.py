@@ -17,9 +17,9 @@ from marketplace.selectors.tasks import task_spend_curve
 from marketplace.services.datasets import dataset_create, dataset_download
 from marketplace.services.errors import PermissionDenied
 from marketplace.services.purchases import task_purchase
-from tests.marketplace.conftest import make_user, screened, table_csv, upload
-from tests.marketplace.test_task_flow import market, submit  # noqa: F401  (fixture)
+from tests.support.builders import make_user, screened, submit, table_csv, upload
 from tests.support.jobs import run_task
+from tests.support.shared import shared_fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -120,14 +120,26 @@ def test_own_for_sale_and_labels(catalogue):
     assert dataset_label_columns(user=ann) == ["outcome", "y"]
 
 
+@shared_fixture
+def quoted_state(task_market_state, tmp_path_factory):
+    """A quoted task of the market's consumer, once per module."""
+
+    def build(market):
+        _, _, consumer = market
+        task = Task.objects.get(pk=submit(consumer).json()["id"])
+        run_task(task)
+        task.refresh_from_db()
+        assert task.status == Task.Status.QUOTED, task.error
+        return task.pk
+
+    with task_market_state.extended(tmp_path_factory.mktemp("quoted"), build) as state:
+        yield state
+
+
 @pytest.fixture
-def quoted(market):  # noqa: F811
+def quoted(quoted_state, market, media_root):
     providers, ids, consumer = market
-    task = Task.objects.get(pk=submit(consumer).json()["id"])
-    run_task(task)
-    task.refresh_from_db()
-    assert task.status == Task.Status.QUOTED, task.error
-    return providers, ids, consumer, task
+    return providers, ids, consumer, Task.objects.get(pk=quoted_state.for_test(media_root))
 
 
 def test_spend_curve_is_a_frontier_that_agrees_with_the_measured_lift(quoted):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import requests
 
-from tests.marketplace.conftest import table_csv
+from tests.support.builders import table_csv
 
 
 class Api:

@@ -148,7 +148,7 @@ def fault_stack(tmp_path: Path, monkeypatch, **work_env: str) -> Iterator[FaultS
 
 def build_market(faults: FaultStack, prefix: str, *, providers: int = 3) -> Api:
     """Published datasets of ``providers`` providers and a consumer with money to spend."""
-    from tests.marketplace.conftest import table_csv
+    from tests.support.builders import table_csv
 
     for i in range(providers):
         provider = faults.anon.register(f"{prefix}p{i}", "provider")

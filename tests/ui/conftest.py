@@ -1,5 +1,4 @@
-"""Fixtures of the web UI tests: a browser for the journeys, scratch media for the fast
-view tests, and where screenshots go."""
+"""Fixtures of the web UI tests: a browser for the journeys and where screenshots go."""
 
 from __future__ import annotations
 
@@ -41,9 +40,3 @@ def chromium():
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
-
-
-@pytest.fixture
-def media_in_tmp(settings, tmp_path):
-    """Uploaded files of a fast view test go to its own scratch folder."""
-    settings.MEDIA_ROOT = tmp_path / "media"

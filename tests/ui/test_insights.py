@@ -9,8 +9,7 @@ import re
 
 import pytest
 
-from marketplace.models import Dataset, Entitlement, Order, TaskInsight
-from marketplace.services.insights import insight_run
+from marketplace.models import Dataset, Entitlement, Order, Task, TaskInsight
 from marketplace.services.purchases import task_purchase
 from marketplace.web.formatting import money
 from marketplace.web.insights import (
@@ -22,8 +21,7 @@ from marketplace.web.insights import (
     task_insights,
     wrong_predictions,
 )
-from tests.marketplace.test_insights import quoted_task
-from tests.marketplace.test_task_flow import assert_ledger_balanced, market  # noqa: F401
+from tests.support.builders import assert_ledger_balanced, quoted_task
 
 AMOUNT = re.compile(r"\$([\d,]+)\.(\d\d)")
 
@@ -250,12 +248,12 @@ def text_of(response) -> str:
 
 
 @pytest.fixture
-def ready(media_in_tmp, market, client):
+def ready(insight_state, market, media_root, client):
+    """The market's quoted task with its insights ready, its consumer signed in."""
+    task_pk, _ = insight_state.for_test(media_root)
     _, ids, consumer = market
-    task = quoted_task(consumer)
-    assert insight_run(task.pk).status == TaskInsight.Status.READY
     client.force_login(consumer)
-    return task, ids, consumer
+    return Task.objects.get(pk=task_pk), ids, consumer
 
 
 @pytest.mark.django_db
@@ -353,7 +351,7 @@ def test_a_stale_row_offer_is_not_bought(ready, client):
 
 
 @pytest.mark.django_db
-def test_pending_and_failed_insights_say_so(media_in_tmp, market, client):
+def test_pending_and_failed_insights_say_so(market, client):
     _, ids, consumer = market
     task = quoted_task(consumer)
     client.force_login(consumer)

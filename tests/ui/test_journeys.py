@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from tests.marketplace.conftest import table_csv
+from tests.support.builders import table_csv
 from tests.support.stack import live_stack
 
 pytestmark = [pytest.mark.ui, pytest.mark.integration]

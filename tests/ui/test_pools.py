@@ -10,10 +10,9 @@ import pandas as pd
 import pytest
 
 from marketplace.models import LabelPool
-from tests.marketplace.conftest import make_user, upload
-from tests.marketplace.test_pools import make_task, pool_table
+from tests.support.builders import make_task, make_user, pool_table, upload
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_in_tmp")]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

@@ -6,16 +6,18 @@ import html
 import re
 
 import pytest
+from django.contrib.auth.models import User
 from django.db.models import Sum
 
 from marketplace.models import Dataset, JournalEntry, Order, Posting, Task
 from marketplace.services.datasets import dataset_create
 from marketplace.services.tasks import task_submit
 from marketplace.services.wallet import wallet_deposit
-from tests.marketplace.conftest import PASSWORD, make_user, screened, table_csv, upload
+from tests.support.builders import PASSWORD, make_user, screened, table_csv, upload
 from tests.support.jobs import run_task
+from tests.support.shared import built_once_fixture, shared_fixture
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_in_tmp")]
+pytestmark = pytest.mark.django_db
 
 AMOUNT = re.compile(r"[−+]?\$[\d,]+\.\d\d")
 
@@ -32,8 +34,8 @@ def publish(owner, title, seed, *, flip=0.0, reserve=0):
     return screened(dataset.pk)
 
 
-@pytest.fixture
-def market():
+def build_clinics():
+    """This module's market (its ``market`` fixture), built once (tests/support/shared.py)."""
     paula, quinn = make_user("paula", "provider"), make_user("quinn", "provider")
     datasets = [
         publish(paula, "Clinic spring", 1, reserve=100),
@@ -42,7 +44,21 @@ def market():
     ]
     carl = make_user("carl", "consumer")
     wallet_deposit(user=carl, amount_cents=50_000)
-    return {"paula": paula, "quinn": quinn, "carl": carl, "datasets": datasets}
+    return {"paula": paula.pk, "quinn": quinn.pk, "carl": carl.pk, "datasets": datasets}
+
+
+clinics_state = built_once_fixture("clinics_state", build_clinics)
+
+
+@pytest.fixture
+def market(clinics_state, media_root, db):
+    """Two providers with three datasets (one of flipped labels), a consumer with money."""
+    built = clinics_state.for_test(media_root)
+    users = User.objects.in_bulk([built["paula"], built["quinn"], built["carl"]])
+    datasets = [Dataset.objects.get(pk=d.pk) for d in built["datasets"]]
+    return {name: users[built[name]] for name in ("paula", "quinn", "carl")} | {
+        "datasets": datasets
+    }
 
 
 def submit(consumer, budget=20_000):
@@ -58,13 +74,24 @@ def submit(consumer, budget=20_000):
     )
 
 
-@pytest.fixture
-def quoted(market):
-    task = submit(market["carl"])
+def build_quote(built) -> int:
+    task = submit(User.objects.get(pk=built["carl"]))
     run_task(task)
     task.refresh_from_db()
     assert task.status == Task.Status.QUOTED and task.quote["offer"]["sale"], task.error
-    return task
+    return task.pk
+
+
+@shared_fixture
+def quoted_state(clinics_state, tmp_path_factory):
+    """The consumer's task on this module's market, quoted, built once."""
+    with clinics_state.extended(tmp_path_factory.mktemp("quoted"), build_quote) as state:
+        yield state
+
+
+@pytest.fixture
+def quoted(quoted_state, market, media_root):
+    return Task.objects.get(pk=quoted_state.for_test(media_root))
 
 
 def signed_in(client, user):

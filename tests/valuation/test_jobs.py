@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from tests.support.jobs import run_job
-from tests.valuation.conftest import cancer_spec
+from tests.support.specs import cancer_spec
 from valuation.core.methods import PermutationShapley
 from valuation.core.stopping import MaxSamples
 from valuation.data import load_job_data

@@ -3,7 +3,7 @@ refused by name."""
 
 import pytest
 
-from tests.valuation.conftest import cancer_spec
+from tests.support.specs import cancer_spec
 from valuation.spec import JobSpec
 
 

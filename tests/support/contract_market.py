@@ -5,9 +5,10 @@ payouts, an open task, and one user who is provider and consumer at once with da
 sides. Everything is made through the real API (uploads, tasks, purchases) and the valuation
 runs in-process, so the objects are the ones a client would meet.
 
-The ``market`` fixture builds it once per test module, inside a transaction rolled back
-when the module ends; each test runs in a savepoint within it (pytest-django's ``db``), so
-what one test changes the next does not see.
+The ``contract_market`` fixture (tests/conftest.py) builds it once per test module, inside
+a transaction rolled back when the module ends; each test runs in a savepoint within it
+(pytest-django's ``db``), so what one test changes the next does not see
+(tests/support/shared.py).
 """
 
 from __future__ import annotations
@@ -17,14 +18,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import pytest
 from django.contrib.auth.models import User
-from django.db import transaction
-from django.test import override_settings
 from rest_framework.test import APIClient
 
 from marketplace.models import Order, Task
-from tests.marketplace.conftest import client_for, make_user, screened, table_csv, upload
+from tests.support.builders import client_for, make_user, screened, table_csv, upload
 from tests.support.jobs import run_task
 
 VALIDATION_NAME = "carl-private-validation.csv"
@@ -178,11 +176,3 @@ def build_market() -> Market:
             trader.username: ([TRADER_VALIDATION_NAME], trader_secret),
         },
     )
-
-
-@pytest.fixture(scope="module", name="market")
-def market_fixture(django_db_setup, django_db_blocker, tmp_path_factory) -> Market:
-    media = tmp_path_factory.mktemp("market-media")
-    with override_settings(MEDIA_ROOT=media), django_db_blocker.unblock(), transaction.atomic():
-        yield build_market()
-        transaction.set_rollback(True)
