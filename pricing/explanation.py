@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-#: What a line explains. Lines of the first four kinds name one ``provider``.
+#: What a line explains. Lines of the kinds in :data:`PER_PROVIDER` name one ``provider``.
 KINDS = {
     "left_out": "a candidate left out of the bundle, and why",
     "provider": "a provider's share of the pool and its payout",
