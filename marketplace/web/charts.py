@@ -114,15 +114,17 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     """Round tick positions (steps of 1, 2 or 5 × 10^k) covering ``[low, high]``.
 
     The first tick is at or below ``low``, the last at or above ``high``, at most about
-    ``count + 2`` of them; an empty range is widened around its value.
+    ``count + 2`` of them. A range too narrow for 12 significant digits to tell its ends
+    apart (empty, or 1e6 ± 1e-10) is widened around its middle.
     """
     if not (math.isfinite(low) and math.isfinite(high)):
         raise ValueError("tick range must be finite")
     if low > high:
         low, high = high, low
-    if high - low < 1e-12:
-        half = abs(low) * 0.5 or 1.0
-        low, high = low - half, high + half
+    if high - low < max(1e-12, 1e-9 * max(abs(low), abs(high))):
+        middle = (low + high) / 2
+        half = abs(middle) * 0.5 or 1.0
+        low, high = middle - half, middle + half
     raw = (high - low) / max(count, 1)
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw * (1 - 1e-9))

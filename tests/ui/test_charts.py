@@ -6,7 +6,7 @@ import math
 import xml.etree.ElementTree as ET
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from marketplace.web.charts import (
@@ -29,6 +29,10 @@ def parse(svg: str) -> ET.Element:
 
 
 @given(finite, finite, st.integers(min_value=2, max_value=10))
+# Ranges narrower than the 12 digits ticks are written with: once a single tick, once four
+# equal ones.
+@example(999999.9999999999, 1e6, 5)
+@example(1e5, 1e5 + 1e-10, 5)
 def test_ticks_are_round_evenly_spaced_and_cover_the_range(a, b, count):
     low, high = min(a, b), max(a, b)
     ticks = nice_ticks(low, high, count)
