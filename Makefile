@@ -20,11 +20,13 @@ demo: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo
 
-## ruff (lint + format check) and the whole pytest suite.
+## ruff (lint + format check) and the whole pytest suite, one test process per core
+## (pytest-xdist; a module's tests stay in one process, so its shared fixtures build once).
+TEST_PROCESSES ?= auto
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
