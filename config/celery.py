@@ -12,6 +12,12 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
+#: How every worker is started (``docker/start-worker``, ``manage.py demo``, the tests' live
+#: stacks): without the worker-to-worker chatter nothing here uses (the sweep and the leases
+#: find lost work, not gossip), and whose reconnection after a Redis restart has left workers
+#: connected but no longer consuming (celery#8030, #8091, #10205).
+WORKER_FLAGS = ("--without-gossip", "--without-mingle", "--without-heartbeat")
+
 app = Celery("datafair")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from config.celery import WORKER_FLAGS
 from tests.support.services import celery_call, process_env, redis_url, running
 
 pytestmark = pytest.mark.integration
@@ -27,8 +28,7 @@ def worker_command(queue: str) -> list[str]:
         f"test-{queue}@%h",
         "--loglevel",
         "INFO",
-        "--without-gossip",
-        "--without-mingle",
+        *WORKER_FLAGS,
     ]
 
 

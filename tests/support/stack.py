@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from config.celery import WORKER_FLAGS
 from tests.support.services import (
     REPO_ROOT,
     free_port,
@@ -81,8 +82,7 @@ def worker_command(queue: str, concurrency: int = 2, *, beat: bool = True) -> li
         f"{queue}@%h",
         "--loglevel",
         "INFO",
-        "--without-gossip",
-        "--without-mingle",
+        *WORKER_FLAGS,
         *(["--beat"] if beat else []),
     ]
 

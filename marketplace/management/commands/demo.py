@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from config.celery import WORKER_FLAGS
 from config.celery import app as celery_app
 from marketplace.demo import PASSWORD, demo_market, demo_task
 from marketplace.models import Task, TaskInsight
@@ -73,7 +74,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Starting a Celery worker (log: {log}) ...")
         command = [sys.executable, "-m", "celery", "-A", "config", "worker"]
         command += ["--loglevel", "INFO", "--concurrency", "2", "--hostname", "demo@%h"]
-        command += ["--beat"]  # Celery beat in the worker: the sweep that re-sends lost work
+        command += [*WORKER_FLAGS, "--beat"]  # beat in the worker: the sweep of lost work
         with log.open("ab") as out:
             return subprocess.Popen(
                 command,
