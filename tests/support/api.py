@@ -4,7 +4,9 @@ state of its jobs read straight from its database."""
 from __future__ import annotations
 
 import json
+import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 import requests
@@ -122,7 +124,10 @@ def job_state(stack, task_id: int) -> dict:
     }
 
 
-def clean_values(stack, task_id: int) -> list[float]:
+def clean_values(stack, task_id: int) -> Future[list[float]]:
+    """The values of the task's payout basis computed in one process, with no fault: started
+    now, in the background (the job's spec is stored when the task is submitted), so that it
+    runs beside the worker rather than after it. ``.result()`` once the job is done."""
     code = (
         "import json; from marketplace.models import Task; from valuation.data import "
         "load_job_data; from valuation.methods import build_estimator; "
@@ -130,4 +135,14 @@ def clean_values(stack, task_id: int) -> list[float]:
         "e = build_estimator(j.method, j.spec, j.seed).fit(d.train, d.valid, baseline=d.baseline); "
         "print(json.dumps(list(e.result_.values)))"
     )
-    return json.loads(stack.manage("shell", "-c", code).strip().splitlines()[-1])
+    values: Future[list[float]] = Future()
+
+    def run() -> None:
+        try:
+            output = stack.manage("shell", "-c", code)
+            values.set_result(json.loads(output.strip().splitlines()[-1]))
+        except Exception as exc:  # handed to whoever asks for the result
+            values.set_exception(exc)
+
+    threading.Thread(target=run, daemon=True).start()
+    return values

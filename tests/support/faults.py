@@ -124,7 +124,7 @@ class FaultStack:
 
     def logs(self) -> str:
         folder = self.stack.worker_log.parent
-        return "\n".join(p.read_text()[-2000:] for p in sorted(folder.glob("worker*.log")))
+        return "\n".join(p.read_text()[-8000:] for p in sorted(folder.glob("worker*.log")))
 
 
 @contextlib.contextmanager
