@@ -106,3 +106,7 @@ def test_every_row_reference_is_reached_in_any_section_and_only_there():
     # Everything but the row references is left as it was.
     assert walked.prune.suspects.count == 2 and walked.sensitivity == report.sensitivity
     assert report.prune.suspects.rows[0] == RowRef("a", 3), "the original is not changed"
+    # And it is stored and read back without code of its own.
+    assert Later.from_dict(json.loads(json.dumps(later.to_dict()))) == later
+    with pytest.raises(ValueError, match=r"Later.nested\['x'\]\[0\] lacks row"):
+        Later.from_dict({"nested": {"x": [{"player": "a"}]}})

@@ -8,12 +8,15 @@ added later is covered without naming it.
 :meth:`InsightReport.to_dict` is JSON-safe and carries :attr:`InsightReport.VERSION`;
 :meth:`InsightReport.from_dict` refuses another or a missing version, unknown keys, missing
 keys and values of the wrong type, each by name, so a stored report a reader would misread is
-never read. Records are read and written field by field from their annotations.
+never read. Records are read and written field by field from their annotations (records,
+tuples and str-keyed dicts of them, optional values and scalars), so a section added later
+is stored and read without code of its own.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -276,8 +279,14 @@ def _load(cls: type[R], data: Any, where: str) -> R:
     )
     if missing:
         raise ValueError(f"{where} lacks {', '.join(missing)}")
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     return cls(**{name: _value(hints[name], data[name], f"{where}.{name}") for name in data})
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """The resolved annotations of a record class (a report holds thousands of records)."""
+    return typing.get_type_hints(cls)
 
 
 def _value(hint: Any, value: Any, where: str) -> Any:
@@ -288,6 +297,10 @@ def _value(hint: Any, value: Any, where: str) -> Any:
         if not isinstance(value, list | tuple):
             raise ValueError(f"{where} must be a list, not {type(value).__name__}")
         return tuple(_value(args[0], item, f"{where}[{i}]") for i, item in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, Mapping) or not all(isinstance(key, str) for key in value):
+            raise ValueError(f"{where} must be an object, not {value!r}")
+        return {key: _value(args[1], item, f"{where}[{key!r}]") for key, item in value.items()}
     if origin in (types.UnionType, typing.Union):
         if value is None and type(None) in args:
             return None
