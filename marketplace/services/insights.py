@@ -6,9 +6,9 @@ loads that data, names every source and row by its dataset id (:func:`_named`), 
 report for the consumer (``TaskInsight.report``: a versioned
 :class:`~valuation.core.report.InsightReport`) and the per-row values beside it (the basis
 of :func:`task_row_offer`, stored as a versioned :class:`~pricing.row_offer.RowOffer`), and
-gives each candidate dataset a
-:class:`~marketplace.models.QualitySignal` for its provider — who only ever reads those
-aggregated across consumers (:func:`marketplace.selectors.insights.dataset_quality_from_tasks`).
+gives each candidate dataset a :class:`~marketplace.models.QualitySignal` for its provider —
+who only ever reads those aggregated across consumers
+(:func:`marketplace.selectors.insights.dataset_quality_from_tasks`).
 
 Debugging and sensitivity look at the data the consumer would buy: their own rows and the
 offered bundle (every candidate when nothing is offered). Everything is stored whole; what

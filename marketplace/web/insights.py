@@ -32,6 +32,7 @@ from valuation.core.report import (
     Removal,
     RowRef,
     RowValues,
+    SuspectRemoval,
 )
 from valuation.core.report import Sensitivity as SensitivityReport
 
@@ -172,17 +173,12 @@ def suggestions(report: InsightReport, titles: dict[int, str], metric: str) -> l
         (_rows_of(dataset, refs, titles) for dataset, refs in suspect.by_player().items()),
         key=lambda rows: -rows.count,
     )
-    examined = (
-        "all training rows"
-        if suspect.examined >= suspect.training_rows
-        else f"a sample of {suspect.examined:,} of the {suspect.training_rows:,} training rows"
-    )
     out.append(
         _measured(
             suspect,
             metric,
             what="them",
-            cause=f"The {report.suspect_share:.0%} of {examined} valued lowest "
+            cause=f"The {report.suspect_share:.0%} of {_examined(suspect)} valued lowest "
             "by three methods (KNN-Shapley, Data-OOB, LAVA), refitted without",
             label=f"Drop the {count}",
             title=f"the {count}",
@@ -192,6 +188,13 @@ def suggestions(report: InsightReport, titles: dict[int, str], metric: str) -> l
         )
     )
     return out
+
+
+def _examined(suspect: SuspectRemoval) -> str:
+    """Which training rows the detectors looked at: all, or a sample of how many."""
+    if suspect.examined >= suspect.training_rows:
+        return "all training rows"
+    return f"a sample of {suspect.examined:,} of the {suspect.training_rows:,} training rows"
 
 
 def points_chart(
