@@ -70,15 +70,15 @@ def run(seed: int) -> str:
         prices = row_prices(found.values[sold], rate=100 * 500)
         chosen = buy_top_rows(found.values[sold], prices, 20_000)
         offer_ms = (time.perf_counter() - started) * 1000
-        suggested = [item["source"] for item in found.sources if item["suggested"]]
-        change = found.drop_rows
+        suggested = [item.source for item in found.report.prune.sources if item.suggested]
+        change = found.report.prune.suspects
         rows.append(
             [
                 f"{train.n_rows:,}",
                 f"{seconds:.1f}",
                 ", ".join(suggested) or "none",
-                f"{change['change'] * 100:+.1f} ({change['change_lower'] * 100:+.1f} to "
-                f"{change['change_upper'] * 100:+.1f})",
+                f"{change.change * 100:+.1f} ({change.change_lower * 100:+.1f} to "
+                f"{change.change_upper * 100:+.1f})",
                 f"{chosen.size:,} rows, {offer_ms:.1f} ms",
             ]
         )

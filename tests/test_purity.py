@@ -7,6 +7,8 @@ import pytest
 
 PURE_MODULES = [
     "valuation.core",
+    "valuation.core.report",
+    "valuation.core.insights",
     "pricing",
     "pricing.money",
     "pricing.shares",
@@ -14,6 +16,7 @@ PURE_MODULES = [
     "pricing.settlement",
     "pricing.lift",
     "pricing.quote",
+    "pricing.row_offer",
     "pricing.bundle",
     "pricing.arbitrage",
     "pricing.least_core",

@@ -737,7 +737,10 @@ def run_explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> i
     problem = load_problem(args.train, args.valid, args.label, args.group)
     _classification_only(problem, "explain", "it explains mispredicted classes")
     model, _ = _model_and_metric(args, problem.task)
-    explained = explain_mispredictions(problem.train, problem.valid, model=model, top=args.top)
+    explained = [
+        item.to_dict()
+        for item in explain_mispredictions(problem.train, problem.valid, model=model, top=args.top)
+    ]
     where = _file_row_of(problem.train)
     out = [
         {
@@ -770,7 +773,7 @@ def run_sensitivity(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) 
     problem = load_problem(args.train, args.valid, args.label, args.group)
     report = sensitivity_report(
         problem.train, problem.valid, task=problem.task, loss_increase=args.loss_increase
-    )
+    ).to_dict()
     where = _file_row_of(problem.train)
     for item in [report["loss"], *report["coefficients"]]:
         item["rows"] = [where(row) for row in item["rows"]]

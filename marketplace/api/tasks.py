@@ -11,11 +11,13 @@ from rest_framework.views import APIView
 
 from config.api import ApiSchema, ErrorSerializer, UploadField, api_schema
 from marketplace.api.idempotency import HEADER, idempotent
+from marketplace.api.insights import InsightOut, RowOfferOut
 from marketplace.api.permissions import IsConsumer, IsProvider
 from marketplace.api.quotes import QuoteOut
 from marketplace.models import Order, Payout, Task
+from marketplace.selectors.insights import insight_for
 from marketplace.selectors.tasks import order_list, payout_list, task_list
-from marketplace.services.insights import insight_for, task_row_offer
+from marketplace.services.insights import task_row_offer
 from marketplace.services.purchases import task_purchase
 from marketplace.services.tasks import task_cancel, task_progress, task_status, task_submit
 from pricing.money import MAX_AMOUNT_CENTS
@@ -266,22 +268,6 @@ class TaskPurchaseApi(APIView):
         return idempotent(request, work)
 
 
-class InsightOut(serializers.Serializer):
-    status = serializers.ChoiceField(
-        choices=["none", "pending", "ready", "failed"],
-        help_text="Insights are computed by a worker after the quote.",
-    )
-    report = serializers.JSONField(
-        allow_null=True,
-        help_text="prune (datasets and suspect rows to drop, each with the measured metric "
-        "change), debug (training rows behind each wrong prediction), sensitivity (rows to drop "
-        "to flip a conclusion, confirmed by refit), rows (per-dataset row values). Rows of "
-        "datasets you have not bought are counts only.",
-    )
-    row_offer = serializers.JSONField(allow_null=True, help_text="The latest row-level offer.")
-    error = serializers.CharField(help_text="Why the insights failed, if they did.")
-
-
 class TaskInsightApi(APIView):
     schema = ApiSchema()
 
@@ -295,23 +281,6 @@ class RowOfferIn(serializers.Serializer):
     budget_cents = serializers.IntegerField(
         min_value=0, max_value=MAX_AMOUNT_CENTS, help_text="At most the task's budget."
     )
-
-
-class RowOfferOut(serializers.Serializer):
-    budget_cents = serializers.IntegerField()
-    rows = serializers.DictField(
-        child=serializers.ListField(child=serializers.IntegerField()),
-        help_text="Dataset id → the offered rows (0-based positions in its file).",
-    )
-    value = serializers.FloatField(help_text="Sum of the rows' KNN-Shapley values.")
-    price_cents = serializers.IntegerField(help_text="Sum of the rows' prices: the charge.")
-    row_cents = serializers.DictField(
-        child=serializers.IntegerField(), help_text="Dataset id → what its rows cost."
-    )
-    settlement = serializers.JSONField(
-        allow_null=True, help_text="Fee and payouts, exact to the cent (null: no row fits)."
-    )
-    key = serializers.CharField(help_text="Names this offer; pass it as `offer` to buy it.")
 
 
 class TaskRowOfferApi(APIView):

@@ -28,11 +28,12 @@ class TaskInsight(models.Model):
         "marketplace.Task", on_delete=models.CASCADE, related_name="insight"
     )
     status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
-    #: Sections ``prune``, ``debug``, ``sensitivity`` and ``rows`` (see services.insights).
+    #: A ``valuation.core.report.InsightReport.to_dict`` (versioned; empty until ready).
     report = models.JSONField(default=dict)
     #: Per-row values of every candidate row (``.npz``), the basis of row-level offers.
     row_values_file = models.FileField(upload_to=_insight_path, blank=True)
-    #: The latest row-level offer made to the consumer (what a row purchase buys).
+    #: The latest row-level offer made to the consumer (what a row purchase buys): a
+    #: ``pricing.row_offer.RowOffer.to_dict`` (versioned).
     row_offer = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -1,6 +1,12 @@
 """What a person may read of the insights: a provider's across-task quality signals and a
 consumer's task insights, with the rows of datasets they have not bought hidden.
 
+A task's report is read as the typed :class:`~valuation.core.report.InsightReport`, and what
+its consumer may not see is hidden on that object (:func:`report_readable`): every
+:class:`~valuation.core.report.RowRef` of a dataset they neither own nor bought — in any
+section, including one added after this was written — loses its content
+(:data:`~valuation.core.report.ROW_CONTENT`) and keeps only its dataset.
+
 Providers only ever see aggregates: the signals of one dataset are shown once tasks of at
 least ``DATAFAIR_INSIGHTS["min_consumers"]`` different consumers have valued it, and then only
 as counts per row and a mean measured change — never a single task's result, which would
@@ -10,11 +16,18 @@ tell a provider something about that consumer's validation data.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from statistics import fmean
+from typing import TypeVar
 
 from django.conf import settings
 
-from marketplace.models import Dataset, Entitlement, QualitySignal
+from marketplace.models import Dataset, Entitlement, QualitySignal, Task, TaskInsight
+from marketplace.services.errors import PermissionDenied
+from pricing.row_offer import RowOffer
+from valuation.core.report import InsightReport, RowRef, map_rows
+
+R = TypeVar("R")
 
 #: Rows listed in a provider's across-task report (most often flagged first).
 MAX_ROWS_SHOWN = 50
@@ -68,3 +81,53 @@ def entitled_rows(*, user, dataset_ids) -> dict[int, set[int] | None]:
             continue
         out[dataset_id] = None if rows is None else out.get(dataset_id, set()) | set(rows)
     return out
+
+
+@dataclass(frozen=True)
+class ReadableInsight:
+    """A task's insights as one reader may see them: ``status`` (``none`` before any were
+    scheduled, else the stored one), the ``report`` with hidden rows (None until ready),
+    the latest ``row_offer`` and, for failed insights, the ``error``."""
+
+    status: str
+    report: InsightReport | None
+    row_offer: RowOffer | None
+    error: str
+
+
+def insight_for(*, task: Task, user) -> ReadableInsight:
+    """The task's insights as ``user``, its consumer, may see them (:func:`report_readable`)."""
+    if task.consumer_id != user.pk:
+        raise PermissionDenied("this is not your task")
+    insight = TaskInsight.objects.filter(task=task).first()
+    if insight is None:
+        return ReadableInsight(status="none", report=None, row_offer=None, error="")
+    report = None
+    if insight.report:
+        report = report_readable(
+            InsightReport.from_dict(insight.report),
+            user=user,
+            dataset_ids=task.candidates.values_list("pk", flat=True),
+        )
+    return ReadableInsight(
+        status=insight.status,
+        report=report,
+        row_offer=None if insight.row_offer is None else RowOffer.from_dict(insight.row_offer),
+        error=insight.error,
+    )
+
+
+def report_readable(report: R, *, user, dataset_ids) -> R:
+    """``report`` (an insight report, or any record holding row references) with every row
+    reference ``user`` may not see hidden: a row of a dataset among ``dataset_ids`` that
+    they neither own nor bought (whole or that row). The consumer's own rows (dataset None)
+    stay shown."""
+    visible = entitled_rows(user=user, dataset_ids=dataset_ids)
+
+    def readable(ref: RowRef) -> RowRef:
+        if ref.player is None:
+            return ref
+        allowed = visible.get(ref.player, set())
+        return ref if allowed is None or ref.row in allowed else ref.hidden()
+
+    return map_rows(report, readable)

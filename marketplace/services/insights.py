@@ -2,16 +2,18 @@
 
 The analysis is :func:`valuation.core.insights.buyer_insights` on the consumer's own rows and
 every candidate's rows (grouped by dataset), against their validation rows. This module
-loads that data, names rows by dataset id, stores the report for the consumer
-(``TaskInsight.report``: ``prune``, ``debug``, ``sensitivity``, ``rows``) and the per-row
-values beside it (the basis of :func:`task_row_offer`), and gives each candidate dataset a
-:class:`~marketplace.models.QualitySignal` for its provider — who only ever reads those
-aggregated across consumers (:func:`marketplace.selectors.insights.dataset_quality_from_tasks`).
+loads that data, names every source and row by its dataset id (:func:`_named`), stores the
+report for the consumer (``TaskInsight.report``: a versioned
+:class:`~valuation.core.report.InsightReport`) and the per-row values beside it (the basis
+of :func:`task_row_offer`, stored as a versioned :class:`~pricing.row_offer.RowOffer`), and
+gives each candidate dataset a :class:`~marketplace.models.QualitySignal` for its provider —
+who only ever reads those aggregated across consumers
+(:func:`marketplace.selectors.insights.dataset_quality_from_tasks`).
 
 Debugging and sensitivity look at the data the consumer would buy: their own rows and the
 offered bundle (every candidate when nothing is offered). Everything is stored whole; what
 a reader may see (rows of datasets they have not bought stay hidden) is decided when it is
-read (:func:`insight_for`).
+read (:func:`marketplace.selectors.insights.insight_for`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import hashlib
 import io
 import json
 import logging
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
@@ -28,15 +31,15 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 
 from marketplace.models import Dataset, QualitySignal, Task, TaskInsight
-from marketplace.selectors.insights import entitled_rows
 from marketplace.services.errors import Conflict, PermissionDenied, ServiceError
 from pricing.money import check_cents
+from pricing.row_offer import RowOffer
 from pricing.settlement import settle
 from valuation.core.acquisition import buy_top_rows, row_prices
 from valuation.core.catalog import make_model
 from valuation.core.dataset import Dataset as Rows
-from valuation.core.debugging import ROW_CONTENT, row_references
 from valuation.core.insights import buyer_insights
+from valuation.core.report import InsightReport, Player, map_rows
 from valuation.data import job_data
 from work.services import TRANSIENT, enqueue
 
@@ -107,14 +110,14 @@ def insight_run(task_id: int) -> TaskInsight:
     np.savez_compressed(buffer, **values)
     with transaction.atomic():
         insight.row_values_file.save("row-values.npz", ContentFile(buffer.getvalue()), save=False)
-        insight.report = report
+        insight.report = report.to_dict()
         insight.status = TaskInsight.Status.READY
         insight.error = ""
         insight.save()
     return insight
 
 
-def _compute(task: Task) -> tuple[dict, dict[str, np.ndarray]]:
+def _compute(task: Task) -> tuple[InsightReport, dict[str, np.ndarray]]:
     options = settings.DATAFAIR_INSIGHTS
     rows, valid, task_type, seed = _bundle(task)
     offered = [str(d) for d in (task.quote or {}).get("offer", {}).get("bundle", [])]
@@ -140,58 +143,36 @@ def _compute(task: Task) -> tuple[dict, dict[str, np.ndarray]]:
             task=task,
             defaults={
                 "suspects": suspects,
-                "score_before": found.score,
+                "score_before": found.report.prune.score,
                 "score_after": score_after,
                 "metric": task.metric,
             },
         )
-    drop_rows = {key: value for key, value in found.drop_rows.items() if key != "by_source"}
-    report = {
-        "metric": task.metric,
-        "suspect_share": options["suspect_share"],
-        "looked_at": sorted(int(d) for d in offered) or [int(d) for d in candidates],
-        "prune": {
-            "score": found.score,
-            "datasets": [
-                {
-                    "dataset": int(item["source"]),
-                    "title": titles.get(int(item["source"]), ""),
-                    **{key: value for key, value in item.items() if key != "source"},
-                }
-                for item in found.sources
-            ],
-            "rows": {**drop_rows, "by_dataset": found.drop_rows["by_source"]},
-        },
-        "debug": _located(found.debug),
-        "sensitivity": _located(found.sensitivity),
-        "rows": {
-            "k": options["k"],
-            "by_dataset": [
-                {
-                    "dataset": int(name),
-                    "title": titles.get(int(name), ""),
-                    "rows": int((found.source == name).sum()),
-                    "positive_rows": int(((found.source == name) & (found.values > 0)).sum()),
-                    "value_sum": float(found.values[found.source == name].sum()),
-                }
-                for name in candidates
-            ],
-        },
-    }
+    report = _named(found.report, titles)
     dataset = np.array([-1 if name == OWN else int(name) for name in found.source], dtype=np.int64)
     return report, {"value": found.values, "dataset": dataset, "position": found.position}
 
 
-def _player(name) -> int | None:
+def _dataset(name: Player) -> int | None:
+    """The market's name of an engine source: its dataset id, None for the consumer's own."""
     return None if name in (None, OWN) else int(name)
 
 
-def _located(section: dict) -> dict:
-    """A section with each engine row reference (``player``: group name) named as the market
-    names it (``dataset``: id, None for the consumer's own rows)."""
-    for ref in list(row_references(section)):
-        ref["dataset"] = _player(ref.pop("player"))
-    return section
+def _named(report: InsightReport, titles: dict[int, str]) -> InsightReport:
+    """The engine's report with every source and row named as the market names them: the
+    dataset id (None for the consumer's own rows), and a candidate's title beside its id."""
+    named = map_rows(report, lambda ref: replace(ref, player=_dataset(ref.player)))
+
+    def titled(section):
+        dataset = _dataset(section.source)
+        return replace(section, source=dataset, title=titles.get(dataset, ""))
+
+    return replace(
+        named,
+        looked_at=tuple(sorted(_dataset(name) for name in report.looked_at)),
+        prune=replace(named.prune, sources=tuple(map(titled, named.prune.sources))),
+        rows=replace(named.rows, by_source=tuple(map(titled, named.rows.by_source))),
+    )
 
 
 # --- row-level offers -------------------------------------------------------------------------
@@ -202,7 +183,7 @@ def _row_values(insight: TaskInsight) -> dict[str, np.ndarray]:
         return {name: arrays[name] for name in arrays.files}
 
 
-def task_row_offer(*, task: Task, user, budget_cents: int) -> dict:
+def task_row_offer(*, task: Task, user, budget_cents: int) -> RowOffer:
     """Offer the most valuable candidate rows of a quoted task within ``budget_cents``.
 
     Each row is priced from its KNN-Shapley value at the task's value of a point,
@@ -243,72 +224,30 @@ def task_row_offer(*, task: Task, user, budget_cents: int) -> dict:
     prices = np.maximum(prices, [floors.get(int(d), 1) for d in datasets])
     values = np.where(on_sale, values, 0.0)
     chosen = buy_top_rows(values, prices, budget_cents)
-    offer = {
-        "budget_cents": budget_cents,
-        "rows": {},
-        "value": float(values[chosen].sum()),
-        "price_cents": int(prices[chosen].sum()),
-    }
+    rows: dict[str, list[int]] = {}
     cents: dict[str, int] = {}
     for dataset in np.unique(datasets[chosen]).tolist():
         mine = chosen[datasets[chosen] == dataset]
-        offer["rows"][str(dataset)] = positions[mine].tolist()
+        rows[str(dataset)] = positions[mine].tolist()
         cents[str(dataset)] = int(prices[mine].sum())
-    charge = offer["price_cents"]
-    offer["settlement"] = (
-        settle(
+    charge = int(prices[chosen].sum())
+    offer = RowOffer(
+        budget_cents=budget_cents,
+        rows={dataset: tuple(positions) for dataset, positions in rows.items()},
+        value=float(values[chosen].sum()),
+        price_cents=charge,
+        row_cents=cents,
+        settlement=settle(
             charge,
             {d: Fraction(c, charge) for d, c in cents.items()},
             fee_bps=settings.DATAFAIR_FEE_BPS,
-        ).to_dict()
+        )
         if charge
-        else None
+        else None,
+        # Names this offer: a purchase that quotes another key (a newer offer was made
+        # meanwhile, say in another tab) is refused rather than buying rows nobody looked at.
+        key=hashlib.sha256(json.dumps([rows, charge], sort_keys=True).encode()).hexdigest()[:16],
     )
-    offer["row_cents"] = cents
-    # Names this offer: a purchase that quotes another key (a newer offer was made meanwhile,
-    # say in another tab) is refused rather than buying rows nobody looked at.
-    offer["key"] = hashlib.sha256(
-        json.dumps([offer["rows"], charge], sort_keys=True).encode()
-    ).hexdigest()[:16]
-    insight.row_offer = offer
+    insight.row_offer = offer.to_dict()
     insight.save(update_fields=["row_offer", "updated_at"])
     return offer
-
-
-# --- reading ----------------------------------------------------------------------------------
-
-
-def insight_for(*, task: Task, user) -> dict:
-    """The task's insights as ``user`` may see them: rows of datasets they neither own nor
-    bought are replaced by counts (``rows: None``), and a driver's or a dropped row's
-    position and label are hidden."""
-    if task.consumer_id != user.pk:
-        raise PermissionDenied("this is not your task")
-    insight = TaskInsight.objects.filter(task=task).first()
-    if insight is None:
-        return {"status": "none", "report": None, "row_offer": None, "error": ""}
-    report = json.loads(json.dumps(insight.report))
-    visible = entitled_rows(user=user, dataset_ids=task.candidates.values_list("pk", flat=True))
-
-    def sees(dataset: int | None, row: int) -> bool:
-        if dataset is None:
-            return True
-        allowed = visible.get(dataset, set())
-        return allowed is None or row in allowed
-
-    if report:
-        by_dataset = report["prune"]["rows"]["by_dataset"]
-        for name, rows in list(by_dataset.items()):
-            dataset = _player(name)
-            shown = [row for row in rows if sees(dataset, row)]
-            by_dataset[name] = {"count": len(rows), "rows": shown, "hidden": len(rows) - len(shown)}
-        # Every other row the report names is a row reference, in whatever section.
-        for ref in row_references(report, owner="dataset"):
-            if not sees(ref["dataset"], ref["row"]):
-                ref.update((key, None) for key in ROW_CONTENT if key in ref)
-    return {
-        "status": insight.status,
-        "report": report or None,
-        "row_offer": insight.row_offer,
-        "error": insight.error,
-    }

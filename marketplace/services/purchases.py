@@ -33,6 +33,7 @@ from marketplace.services.errors import Conflict, PermissionDenied, ServiceError
 from marketplace.services.ledger import ledger_account, ledger_post
 from marketplace.services.wallet import wallet_hold, wallet_release
 from pricing.quote import Quote
+from pricing.row_offer import RowOffer
 from pricing.settlement import Settlement
 
 Kind = LedgerAccount.Kind
@@ -97,31 +98,31 @@ def _bundle_sale(task: Task) -> _Sale:
 
 def _rows_sale(task: Task, offer_key: str | None) -> _Sale:
     insight = TaskInsight.objects.filter(task=task).first()
-    offer = insight.row_offer if insight is not None else None
-    if not offer:
+    if insight is None or not insight.row_offer:
         raise Conflict("ask for a row offer first (POST /api/tasks/<id>/row-offer/)")
-    if offer_key is not None and offer_key != offer["key"]:
+    offer = RowOffer.from_dict(insight.row_offer)
+    if offer_key is not None and offer_key != offer.key:
         raise Conflict("the row offer changed since you saw it; look at the new one and buy again")
-    if not offer["settlement"]:
+    settlement = offer.settlement
+    if settlement is None:
         raise Conflict("the row offer buys no rows: raise its budget")
-    settlement = Settlement.from_dict(offer["settlement"])
 
     def receipt(order: Order, dataset: Dataset, cents: int) -> dict:
-        rows = offer["rows"][str(dataset.pk)]
+        rows = offer.rows[str(dataset.pk)]
         return {
             "order": order.pk,
             "task": task.pk,
             "kind": Order.Kind.ROWS,
             "dataset": {"id": dataset.pk, "title": dataset.title, "sha256": dataset.content_sha256},
             "rows": len(rows),
-            "rows_price_cents": offer["row_cents"][str(dataset.pk)],
+            "rows_price_cents": offer.row_cents[str(dataset.pk)],
             "pricing": "each row at its KNN-Shapley value times the task's value of a point",
             "payout_cents": cents,
             "charge_cents": settlement.charge_cents,
             "fee_cents": settlement.fee_cents,
         }
 
-    return _Sale(settlement, dict(offer["rows"]), receipt)
+    return _Sale(settlement, {pid: list(rows) for pid, rows in offer.rows.items()}, receipt)
 
 
 @transaction.atomic

@@ -4,10 +4,10 @@ what each dataset's rows are worth, and where a row offer's money goes — each 
 table rows with a line saying why.
 
 Nothing is decided here: the report and the offer come from
-:func:`marketplace.services.insights.insight_for` (already filtered for the viewer, so a row
-of an unbought dataset arrives as ``None`` or as a count) and
+:func:`marketplace.selectors.insights.insight_for` (already filtered for the viewer, so a row
+of an unbought dataset arrives without its position and label) and
 :func:`~marketplace.services.insights.task_row_offer`; this module only words them and lays
-out the charts. Pure functions of those dicts.
+out the charts. Pure functions of those records.
 """
 
 from __future__ import annotations
@@ -17,10 +17,24 @@ from dataclasses import dataclass, field
 
 from django.utils.safestring import SafeString
 
+from marketplace.selectors.insights import ReadableInsight
 from marketplace.web.charts import Bar, Segment, bar_chart, stacked_column
 from marketplace.web.formatting import MINUS, money, points
 from marketplace.web.results import PROVIDER_TONES, SplitRow
+from pricing.row_offer import RowOffer
+from pricing.settlement import Settlement
 from valuation.core.catalog import METRIC_LABELS
+from valuation.core.report import (
+    CoefficientFinding,
+    Debug,
+    InsightReport,
+    LossFinding,
+    Removal,
+    RowRef,
+    RowValues,
+    SuspectRemoval,
+)
+from valuation.core.report import Sensitivity as SensitivityReport
 
 OWN_DATA = "Your own data"
 HIDDEN = "hidden until bought"
@@ -41,16 +55,16 @@ def _signed(value: float, decimals: int = 3) -> str:
     return text.replace("-", MINUS) if float(text) else f"{0:.{decimals}f}"
 
 
-def titles_of(report: dict) -> dict[int, str]:
+def titles_of(report: InsightReport) -> dict[int, str]:
     """Dataset id → title, from the report's per-dataset sections (every candidate)."""
     titles: dict[int, str] = {}
-    for item in [*report.get("rows", {}).get("by_dataset", []), *report["prune"]["datasets"]]:
-        titles[int(item["dataset"])] = item["title"] or f"Dataset {item['dataset']}"
+    for item in [*report.rows.by_source, *report.prune.sources]:
+        titles[int(item.source)] = item.title or f"Dataset {item.source}"
     return titles
 
 
 def _title(dataset: int | str | None, titles: dict[int, str]) -> str:
-    if dataset in (None, "own"):
+    if dataset is None:
         return OWN_DATA
     return titles.get(int(dataset), f"Dataset {dataset}")
 
@@ -101,83 +115,86 @@ class Suggestion:
     rows_of: list[RowsOf] = field(default_factory=list)
 
 
-def _verdict(item: dict, what: str) -> str:
+def _verdict(item: Removal, what: str) -> str:
     """What the measured change and its 95% interval say about dropping ``what``."""
-    interval = f"95% interval {points(item['change_lower'])} to {points(item['change_upper'])} pts"
-    if item["suggested"]:
+    interval = f"95% interval {points(item.change_lower)} to {points(item.change_upper)} pts"
+    if item.suggested:
         return f"A confident gain ({interval}): drop {what}."
-    if item["change"] > 0:
+    if item.change > 0:
         return f"Within the noise of your validation rows ({interval}): no reason to drop {what}."
     return f"Dropping {what} would not help ({interval}): keep {what}."
 
 
-def _measured(item: dict, metric: str, *, what: str, cause: str, **fields) -> Suggestion:
-    """A suggestion from one measured removal (``score_before``/``after``, ``change`` and
-    its interval, ``suggested``): ``cause`` says what was dropped, ``what`` names it."""
+def _measured(item: Removal, metric: str, *, what: str, cause: str, **fields) -> Suggestion:
+    """A suggestion from one measured removal: ``cause`` says what was dropped, ``what``
+    names it."""
     return Suggestion(
-        score_before=item["score_before"],
-        score_after=item["score_after"],
-        change=item["change"],
-        suggested=item["suggested"],
-        why=f"{cause}: {metric.lower()} {item['score_before']:.4f} → "
-        f"{item['score_after']:.4f}. " + _verdict(item, what),
+        score_before=item.score_before,
+        score_after=item.score_after,
+        change=item.change,
+        suggested=item.suggested,
+        why=f"{cause}: {metric.lower()} {item.score_before:.4f} → "
+        f"{item.score_after:.4f}. " + _verdict(item, what),
         **fields,
     )
 
 
-def suggestions(report: dict, titles: dict[int, str], metric: str) -> list[Suggestion]:
+def _rows_of(dataset: int | None, refs: list[RowRef], titles: dict[int, str]) -> RowsOf:
+    shown = [ref.row for ref in refs if ref.row is not None]
+    return RowsOf(
+        dataset_id=dataset,
+        title=_title(dataset, titles),
+        count=len(refs),
+        shown=shown,
+        hidden=len(refs) - len(shown),
+    )
+
+
+def suggestions(report: InsightReport, titles: dict[int, str], metric: str) -> list[Suggestion]:
     """Every candidate dataset and the suspect rows, each with its measured change; those
     whose gain is confident (the interval's lower end above 0) are the suggestions."""
-    prune = report["prune"]
     out = [
         _measured(
             item,
             metric,
             what="it",
-            cause=f"Refitted without its {_plural(item['rows'], 'row')}",
-            label=f"{'Drop' if item['suggested'] else 'Without'} {title}",
+            cause=f"Refitted without its {_plural(item.rows, 'row')}",
+            label=f"{'Drop' if item.suggested else 'Without'} {title}",
             title=title,
-            dataset_id=item["dataset"],
-            rows=item["rows"],
+            dataset_id=item.source,
+            rows=item.rows,
         )
-        for item in prune["datasets"]
-        for title in [_title(item["dataset"], titles)]
+        for item in report.prune.sources
+        for title in [_title(item.source, titles)]
     ]
-    suspect = prune["rows"]
-    count = _plural(suspect["count"], "suspect row")
-    by_dataset = [
-        RowsOf(
-            dataset_id=None if name == "own" else int(name),
-            title=_title(name, titles),
-            count=item["count"],
-            shown=item["rows"],
-            hidden=item["hidden"],
-        )
-        for name, item in sorted(suspect["by_dataset"].items(), key=lambda kv: -kv[1]["count"])
-    ]
+    suspect = report.prune.suspects
+    count = _plural(suspect.count, "suspect row")
+    by_dataset = sorted(
+        (_rows_of(dataset, refs, titles) for dataset, refs in suspect.by_player().items()),
+        key=lambda rows: -rows.count,
+    )
     out.append(
         _measured(
             suspect,
             metric,
             what="them",
-            cause=f"The {report['suspect_share']:.0%} of {_examined(suspect)} valued lowest "
+            cause=f"The {report.suspect_share:.0%} of {_examined(suspect)} valued lowest "
             "by three methods (KNN-Shapley, Data-OOB, LAVA), refitted without",
             label=f"Drop the {count}",
             title=f"the {count}",
             dataset_id=None,
-            rows=suspect["count"],
+            rows=suspect.count,
             rows_of=by_dataset,
         )
     )
     return out
 
 
-def _examined(suspect: dict) -> str:
+def _examined(suspect: SuspectRemoval) -> str:
     """Which training rows the detectors looked at: all, or a sample of how many."""
-    examined, rows = suspect.get("examined"), suspect.get("training_rows")
-    if examined is None or rows is None or examined >= rows:
+    if suspect.examined >= suspect.training_rows:
         return "all training rows"
-    return f"a sample of {examined:,} of the {rows:,} training rows"
+    return f"a sample of {suspect.examined:,} of the {suspect.training_rows:,} training rows"
 
 
 def points_chart(
@@ -223,26 +240,26 @@ class WrongPrediction:
     drivers: list[Driver]
 
 
-def wrong_predictions(debug: dict, titles: dict[int, str]) -> list[WrongPrediction]:
+def wrong_predictions(debug: Debug, titles: dict[int, str]) -> list[WrongPrediction]:
     """Each mispredicted validation row with the training rows that most pulled it away
     from its true label; a row of unbought data says it is hidden."""
     return [
         WrongPrediction(
-            valid_row=point["valid_row"] + 1,
-            label=str(point["label"]),
-            predicted=str(point["predicted"]),
+            valid_row=point.valid_row + 1,
+            label=str(point.label),
+            predicted=str(point.predicted),
             drivers=[
                 Driver(
-                    dataset_id=d["dataset"],
-                    title=_title(d["dataset"], titles),
-                    row=HIDDEN if d["row"] is None else str(d["row"] + 1),
-                    label=HIDDEN if d["label"] is None else str(d["label"]),
-                    value=d["value"],
+                    dataset_id=d.player,
+                    title=_title(d.player, titles),
+                    row=HIDDEN if d.row is None else str(d.row + 1),
+                    label=HIDDEN if d.label is None else str(d.label),
+                    value=d.value,
                 )
-                for d in point["drivers"]
+                for d in point.drivers
             ],
         )
-        for point in debug.get("points", [])
+        for point in debug.points
     ]
 
 
@@ -257,12 +274,12 @@ def _decimals(a: float, b: float) -> int:
     return 6
 
 
-def rows_by_dataset(rows: list[dict], titles: dict[int, str]) -> str:
+def rows_by_dataset(rows: tuple[RowRef, ...], titles: dict[int, str]) -> str:
     """Which rows a finding rests on, per dataset: ``"12 of Clinic A (rows 3, 8, …);
     16 of Triage (hidden until bought)"``."""
     grouped: dict[int | None, list[int | None]] = {}
     for row in rows:
-        grouped.setdefault(row["dataset"], []).append(row["row"])
+        grouped.setdefault(row.player, []).append(row.row)
     parts = []
     for dataset, found in sorted(grouped.items(), key=lambda kv: -len(kv[1])):
         shown = [r for r in found if r is not None]
@@ -271,23 +288,23 @@ def rows_by_dataset(rows: list[dict], titles: dict[int, str]) -> str:
     return "; ".join(parts)
 
 
-def loss_sentence(loss: dict, n_rows: int) -> str:
+def loss_sentence(loss: LossFinding, n_rows: int) -> str:
     """The loss finding in one sentence, with its refit."""
-    decimals = _decimals(loss["original"], loss["threshold"])
-    original, threshold = (f"{loss[key]:.{decimals}f}" for key in ("original", "threshold"))
-    if loss["k"] is None:
+    decimals = _decimals(loss.original, loss.threshold)
+    original, threshold = (f"{value:.{decimals}f}" for value in (loss.original, loss.threshold))
+    if loss.k is None:
         return (
-            f"No set of training rows was found whose removal would raise the {loss['name']} "
+            f"No set of training rows was found whose removal would raise the {loss.name} "
             f"from {original} past {threshold}: this conclusion does not rest on a few rows."
         )
     head = (
-        f"Dropping {loss['k']:,} of {n_rows:,} training rows ({loss['share']:.1%}) would "
-        f"raise the {loss['name']} from {original} past {threshold}"
+        f"Dropping {loss.k:,} of {n_rows:,} training rows ({loss.share:.1%}) would "
+        f"raise the {loss.name} from {original} past {threshold}"
     )
-    if loss["refit"] is None:
+    if loss.refit is None:
         return f"{head}; a refit without them could not be done to confirm it."
-    refit = f"{loss['refit']:.{decimals}f}"
-    if loss["confirmed"]:
+    refit = f"{loss.refit:.{decimals}f}"
+    if loss.confirmed:
         return f"{head} — confirmed by refitting ({refit})."
     return f"{head} — not confirmed: refitting without them gives {refit}."
 
@@ -313,31 +330,29 @@ class Coefficient:
         return {True: "Confirmed", False: "Not confirmed", None: "No refit"}[self.confirmed]
 
 
-def coefficients(items: list[dict], n_rows: int, titles: dict[int, str]) -> list[Coefficient]:
+def coefficients(
+    items: tuple[CoefficientFinding, ...], n_rows: int, titles: dict[int, str]
+) -> list[Coefficient]:
     """The surrogate's coefficients, the most fragile (fewest rows to flip) first."""
     out = []
-    for item in sorted(items, key=lambda c: (c["k"] is None, c["k"] or 0, c["name"])):
-        if item["k"] is None:
+    for item in sorted(items, key=lambda c: (c.k is None, c.k or 0, c.name)):
+        if item.k is None:
             why = "No set of rows was found whose removal flips its sign."
         else:
             why = (
-                f"Dropping {item['k']:,} of {n_rows:,} rows ({item['share']:.1%}) is predicted "
-                f"to flip its sign from {_signed(item['estimate'])}"
-                + (
-                    f"; the refit gives {_signed(item['refit'])}."
-                    if item["refit"] is not None
-                    else "."
-                )
-                + f" Rows: {rows_by_dataset(item['rows'], titles)}."
+                f"Dropping {item.k:,} of {n_rows:,} rows ({item.share:.1%}) is predicted "
+                f"to flip its sign from {_signed(item.estimate)}"
+                + (f"; the refit gives {_signed(item.refit)}." if item.refit is not None else ".")
+                + f" Rows: {rows_by_dataset(item.rows, titles)}."
             )
         out.append(
             Coefficient(
-                name=item["name"],
-                estimate=item["estimate"],
-                k=item["k"],
-                share=item["share"],
-                refit=item["refit"],
-                confirmed=item["confirmed"],
+                name=item.name,
+                estimate=item.estimate,
+                k=item.k,
+                share=item.share,
+                refit=item.refit,
+                confirmed=item.confirmed,
                 why=why,
             )
         )
@@ -353,15 +368,14 @@ class Sensitivity:
     coefficients: list[Coefficient]
 
 
-def sensitivity(report: dict, titles: dict[int, str]) -> Sensitivity:
-    n_rows = report["n_rows"]
-    loss = report["loss"]
+def sensitivity(report: SensitivityReport, titles: dict[int, str]) -> Sensitivity:
+    n_rows, loss = report.n_rows, report.loss
     return Sensitivity(
-        model=report["model"],
+        model=report.model,
         n_rows=n_rows,
         sentence=loss_sentence(loss, n_rows),
-        loss_rows=rows_by_dataset(loss["rows"], titles) if loss["rows"] else "",
-        coefficients=coefficients(report["coefficients"], n_rows, titles),
+        loss_rows=rows_by_dataset(loss.rows, titles) if loss.rows else "",
+        coefficients=coefficients(report.coefficients, n_rows, titles),
     )
 
 
@@ -369,7 +383,7 @@ def sensitivity(report: dict, titles: dict[int, str]) -> Sensitivity:
 
 
 @dataclass(frozen=True)
-class RowValues:
+class DatasetRows:
     dataset_id: int
     title: str
     rows: int
@@ -377,20 +391,20 @@ class RowValues:
     value_sum: float
 
 
-def row_values(rows: dict) -> list[RowValues]:
+def row_values(rows: RowValues) -> list[DatasetRows]:
     return [
-        RowValues(
-            dataset_id=item["dataset"],
-            title=item["title"] or f"Dataset {item['dataset']}",
-            rows=item["rows"],
-            positive_rows=item["positive_rows"],
-            value_sum=item["value_sum"],
+        DatasetRows(
+            dataset_id=item.source,
+            title=item.title or f"Dataset {item.source}",
+            rows=item.rows,
+            positive_rows=item.positive_rows,
+            value_sum=item.value_sum,
         )
-        for item in sorted(rows["by_dataset"], key=lambda i: (-i["value_sum"], i["dataset"]))
+        for item in sorted(rows.by_source, key=lambda i: (-i.value_sum, i.source))
     ]
 
 
-def row_values_chart(rows: list[RowValues], *, chart_id: str, metric: str) -> SafeString:
+def row_values_chart(rows: list[DatasetRows], *, chart_id: str, metric: str) -> SafeString:
     return points_chart(
         [
             (
@@ -425,7 +439,7 @@ class Insights:
     looked_at: list[str] = field(default_factory=list)
     sensitivity: Sensitivity | None = None
     sensitivity_error: str = ""
-    row_values: list[RowValues] = field(default_factory=list)
+    row_values: list[DatasetRows] = field(default_factory=list)
     row_values_chart: SafeString | None = None
     k: int = 0
     titles: dict[int, str] = field(default_factory=dict)
@@ -435,30 +449,29 @@ class Insights:
         return [row for row in self.suggestions if row.dataset_id is not None and row.suggested]
 
 
-def task_insights(seen: dict, *, chart_prefix: str) -> Insights:
-    """The section from :func:`~marketplace.services.insights.insight_for`'s answer."""
-    report = seen["report"]
-    out = Insights(status=seen["status"], error=seen["error"])
-    if seen["status"] != "ready" or not report:
+def task_insights(seen: ReadableInsight, *, chart_prefix: str) -> Insights:
+    """The section from :func:`~marketplace.selectors.insights.insight_for`'s answer."""
+    report = seen.report
+    out = Insights(status=seen.status, error=seen.error)
+    if seen.status != "ready" or report is None:
         return out
     titles = titles_of(report)
-    metric = METRIC_LABELS.get(report["metric"], report["metric"])
+    metric = METRIC_LABELS.get(report.metric, report.metric)
     out.metric_label, out.titles = metric, titles
     out.suggestions = suggestions(report, titles, metric)
     out.suggestions_chart = suggestions_chart(
         out.suggestions, chart_id=f"{chart_prefix}-prune", metric=metric
     )
-    debug = report["debug"]
-    out.debug_error = debug.get("error", "")
-    out.wrong = wrong_predictions(debug, titles)
-    out.n_valid = debug.get("n_valid", 0)
-    out.looked_at = [_title(d, titles) for d in report.get("looked_at", [])]
-    if "error" in report["sensitivity"]:
-        out.sensitivity_error = report["sensitivity"]["error"]
+    out.debug_error = report.debug.error
+    out.wrong = wrong_predictions(report.debug, titles)
+    out.n_valid = report.debug.n_valid
+    out.looked_at = [_title(d, titles) for d in report.looked_at]
+    if report.sensitivity.error:
+        out.sensitivity_error = report.sensitivity.error
     else:
-        out.sensitivity = sensitivity(report["sensitivity"], titles)
-    out.k = report["rows"]["k"]
-    out.row_values = row_values(report["rows"])
+        out.sensitivity = sensitivity(report.sensitivity, titles)
+    out.k = report.rows.k
+    out.row_values = row_values(report.rows)
     if out.row_values:
         out.row_values_chart = row_values_chart(
             out.row_values, chart_id=f"{chart_prefix}-row-values", metric=metric
@@ -483,8 +496,9 @@ class OfferedRows:
 
 
 @dataclass
-class RowOffer:
-    """A row-level offer: the rows per dataset, the price and where the money goes."""
+class RowOfferShown:
+    """A row-level offer as the page shows it: the rows per dataset, the price and where
+    the money goes."""
 
     budget_cents: int
     value: float
@@ -504,84 +518,82 @@ class RowOffer:
         return self.price_cents > 0
 
 
-def check_line(settlement: dict) -> str:
+def check_line(settlement: Settlement) -> str:
     """The sum that proves the split adds up to the charge, to the cent."""
-    payouts = " + ".join(money(c) for _, c in sorted(settlement["payouts"].items(), key=_by_id))
+    payouts = " + ".join(money(c) for _, c in sorted(settlement.payouts.items(), key=_by_id))
     return (
-        f"Check: {money(settlement['charge_cents'])} charged = {payouts or money(0)} to "
-        f"providers + {money(settlement['fee_cents'])} fee + "
-        f"{money(settlement['withheld_cents'])} reserve + "
-        f"{money(settlement['refund_cents'])} refund."
+        f"Check: {money(settlement.charge_cents)} charged = {payouts or money(0)} to "
+        f"providers + {money(settlement.fee_cents)} fee + "
+        f"{money(settlement.withheld_cents)} reserve + "
+        f"{money(settlement.refund_cents)} refund."
     )
 
 
-def _by_id(item: tuple[str, int]) -> int:
+def _by_id(item: tuple[str, object]) -> int:
     return int(item[0])
 
 
-def _offer_split(offer: dict, titles: dict[int, str]) -> list[SplitRow]:
-    settlement = offer["settlement"]
-    charge = settlement["charge_cents"]
-    fee_percent = f"{settlement['fee_bps'] / 100:g}%"
+def _offer_split(offer: RowOffer, titles: dict[int, str]) -> list[SplitRow]:
+    settlement = offer.settlement
+    charge = settlement.charge_cents
+    fee_percent = f"{settlement.fee_bps / 100:g}%"
     rows = []
-    for i, (pid, cents) in enumerate(sorted(settlement["payouts"].items(), key=_by_id)):
-        count = len(offer["rows"].get(pid, []))
+    for i, (pid, cents) in enumerate(sorted(settlement.payouts.items(), key=_by_id)):
+        count = len(offer.rows.get(pid, ()))
         rows.append(
             SplitRow(
                 label=_title(pid, titles),
                 cents=cents,
                 share=cents / charge,
                 tone=f"p{i % PROVIDER_TONES}",
-                why=f"{_plural(count, 'row')} priced at {money(offer['row_cents'][pid])} from "
+                why=f"{_plural(count, 'row')} priced at {money(offer.row_cents[pid])} from "
                 "their values; its share of the price after the fee.",
             )
         )
     rows.append(
         SplitRow(
             label="Platform fee",
-            cents=settlement["fee_cents"],
-            share=settlement["fee_cents"] / charge,
+            cents=settlement.fee_cents,
+            share=settlement.fee_cents / charge,
             tone="fee",
             why=f"{fee_percent} of {money(charge)}, rounded down.",
         )
     )
-    for key, label, tone in (
-        ("withheld_cents", "Withheld (replication reserve)", "withheld"),
-        ("refund_cents", "Refunded to you (replication penalty)", "refund"),
+    for cents, label, tone in (
+        (settlement.withheld_cents, "Withheld (replication reserve)", "withheld"),
+        (settlement.refund_cents, "Refunded to you (replication penalty)", "refund"),
     ):
-        if settlement[key]:
-            rows.append(
-                SplitRow(label, settlement[key], settlement[key] / charge, tone, "Replication.")
-            )
+        if cents:
+            rows.append(SplitRow(label, cents, cents / charge, tone, "Replication."))
     return rows
 
 
-def row_offer(offer: dict, titles: dict[int, str], *, chart_id: str) -> RowOffer:
+def row_offer(offer: RowOffer, titles: dict[int, str], *, chart_id: str) -> RowOfferShown:
     """A stored row offer (:func:`~marketplace.services.insights.task_row_offer`) for the page."""
-    settlement = offer["settlement"] or {"payouts": {}}
-    out = RowOffer(
-        budget_cents=offer["budget_cents"],
-        value=offer["value"],
-        price_cents=offer["price_cents"],
-        key=offer["key"],
+    payouts = offer.settlement.payouts if offer.settlement else {}
+    out = RowOfferShown(
+        budget_cents=offer.budget_cents,
+        value=offer.value,
+        price_cents=offer.price_cents,
+        key=offer.key,
         datasets=[
             OfferedRows(
                 dataset_id=int(pid),
                 title=_title(pid, titles),
-                rows=rows,
-                price_cents=offer["row_cents"][pid],
-                payout_cents=settlement["payouts"].get(pid, 0),
+                rows=list(rows),
+                price_cents=offer.row_cents[pid],
+                payout_cents=payouts.get(pid, 0),
             )
-            for pid, rows in sorted(offer["rows"].items(), key=_by_id)
+            for pid, rows in sorted(offer.rows.items(), key=_by_id)
         ],
     )
-    if offer["settlement"]:
+    if offer.settlement:
         out.split = _offer_split(offer, titles)
-        out.check = check_line(offer["settlement"])
+        out.check = check_line(offer.settlement)
         out.split_chart = stacked_column(
             [Segment(r.label, r.cents, r.tone) for r in out.split],
             chart_id=chart_id,
-            title=f"Where the {money(offer['price_cents'])} goes",
+            title=f"Where the {money(offer.price_cents)} goes",
             description="Each provider's payout for its rows and the platform fee.",
             fmt=money,
         )

@@ -3,19 +3,21 @@ predictions, sensitivity, row-level offers and purchases, and the providers' acr
 quality signals — with rows of unbought data hidden and the money conserved to the cent."""
 
 import io
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from marketplace.models import Dataset, Entitlement, Order, QualitySignal, Task, TaskInsight
-from marketplace.selectors.insights import dataset_quality_from_tasks
+from marketplace.selectors.insights import dataset_quality_from_tasks, insight_for, report_readable
 from marketplace.services.datasets import rows_of_file
 from marketplace.services.errors import Conflict, InsufficientFunds, ServiceError
-from marketplace.services.insights import insight_for, insight_run, task_row_offer
+from marketplace.services.insights import insight_run, task_row_offer
 from marketplace.services.purchases import task_purchase
 from marketplace.services.wallet import wallet_deposit
 from tests.support.builders import assert_ledger_balanced, client_for, make_user, quoted_task
+from valuation.core.report import InsightReport, Record, RowRef
 
 pytestmark = pytest.mark.django_db
 
@@ -29,65 +31,86 @@ def insight(insight_state, market, media_root):
 
 def test_prune_suggestions_name_the_harmful_dataset_with_a_measured_lift(insight):
     task, ids, _, done = insight
-    prune = done.report["prune"]
+    prune = InsightReport.from_dict(done.report).prune
     flipped = ids[2]
-    measured = {item["dataset"]: item for item in prune["datasets"]}
+    measured = {item.source: item for item in prune.sources}
     assert set(measured) == set(ids), "every candidate's removal is measured"
+    assert {item.title for item in prune.sources} == set(
+        Dataset.objects.filter(pk__in=ids).values_list("title", flat=True)
+    )
     # Dropping the flipped dataset helps most; it is suggested only if the gain is confident.
-    assert prune["datasets"][0]["dataset"] == flipped
-    assert measured[flipped]["score_after"] > measured[flipped]["score_before"]
-    for item in prune["datasets"]:
-        assert item["change_lower"] <= item["change"] <= item["change_upper"]
-        assert item["suggested"] == (item["change_lower"] > 0)
-    rows = prune["rows"]
-    assert rows["count"] == round(0.1 * 240)
-    assert sum(len(r) for r in rows["by_dataset"].values()) == rows["count"]
+    assert prune.sources[0].source == flipped
+    assert measured[flipped].score_after > measured[flipped].score_before
+    for item in prune.sources:
+        assert item.change_lower <= item.change <= item.change_upper
+        assert item.suggested == (item.change_lower > 0)
+    rows = prune.suspects
+    assert rows.count == round(0.1 * 240)
+    by_dataset = rows.by_player()
+    assert set(by_dataset) <= set(ids) and sum(map(len, by_dataset.values())) == rows.count
     # Most suspects come from the dataset whose labels were flipped.
-    assert len(rows["by_dataset"][str(flipped)]) > rows["count"] / 2
+    assert len(by_dataset[flipped]) > rows.count / 2
 
 
 def test_wrong_predictions_are_explained_by_rows_of_the_looked_at_data(insight):
     task, ids, _, done = insight
-    debug = done.report["debug"]
-    assert debug["points"], "a 200-row validation set has some wrong predictions"
-    looked_at = set(done.report["looked_at"])
+    report = InsightReport.from_dict(done.report)
+    debug = report.debug
+    assert debug.points, "a 200-row validation set has some wrong predictions"
+    looked_at = set(report.looked_at)
     assert looked_at == {int(d) for d in task.quote["offer"]["bundle"]}
-    for point in debug["points"]:
-        assert point["label"] != point["predicted"]
-        for driver in point["drivers"]:
-            assert driver["dataset"] in looked_at
-            assert driver["value"] < 0
-            assert 0 <= driver["row"] < 80
-    sensitivity = done.report["sensitivity"]
-    assert sensitivity["model"] == "logistic"
-    names = {c["name"] for c in sensitivity["coefficients"]}
+    for point in debug.points:
+        assert point.label != point.predicted
+        for driver in point.drivers:
+            assert driver.player in looked_at
+            assert driver.value < 0
+            assert 0 <= driver.row < 80
+    sensitivity = report.sensitivity
+    assert sensitivity.model == "logistic"
+    names = {c.name for c in sensitivity.coefficients}
     assert names and names <= {"f1", "f2", "f3", "f4", "colour=green", "colour=red"}, names
-    assert sensitivity["loss"]["threshold"] > sensitivity["loss"]["original"]
+    assert sensitivity.loss.threshold > sensitivity.loss.original
 
 
 def test_before_a_purchase_the_consumer_sees_counts_not_rows(insight):
     task, ids, consumer, _ = insight
     seen = insight_for(task=task, user=consumer)
-    assert seen["status"] == "ready"
-    for name, item in seen["report"]["prune"]["rows"]["by_dataset"].items():
+    assert seen.status == "ready"
+    for ref in seen.report.prune.suspects.rows:
+        assert ref.player in ids and ref.row is None, ref
+    for point in seen.report.debug.points:
+        assert all(d.row is None and d.label is None for d in point.drivers)
+    body = client_for(consumer).get(f"/api/tasks/{task.pk}/insights/").json()
+    for name, item in body["report"]["prune"]["rows"]["by_dataset"].items():
         assert item["rows"] == [] and item["hidden"] == item["count"] > 0, name
-    for point in seen["report"]["debug"]["points"]:
-        assert all(d["row"] is None and d["label"] is None for d in point["drivers"])
     stranger = make_user("stranger", "consumer")
     with pytest.raises(Exception, match="not your task"):
         insight_for(task=task, user=stranger)
 
 
+@dataclass(frozen=True)
+class Future(Record):
+    """A section the redaction was not written for, holding row references deep down."""
+
+    nested: tuple[tuple[RowRef, ...], ...]
+
+
+@dataclass(frozen=True)
+class LaterReport(InsightReport):
+    future: Future = Future(())
+
+
 def test_a_section_the_reader_does_not_know_is_redacted_all_the_same(insight):
     task, ids, consumer, done = insight
-    own = {"dataset": None, "row": 3, "label": 1}  # the consumer's own row stays shown
-    theirs = {"dataset": ids[0], "row": 7, "label": 0, "value": -0.5}
-    done.report = {**done.report, "future": {"nested": [{"rows": [own, theirs]}]}}
-    done.save(update_fields=["report"])
-    seen = insight_for(task=task, user=consumer)["report"]["future"]["nested"][0]["rows"]
-    assert seen == [own, {"dataset": ids[0], "row": None, "label": None, "value": -0.5}]
-    sensitivity = insight_for(task=task, user=consumer)["report"]["sensitivity"]
-    assert all(r["row"] is None for r in sensitivity["loss"]["rows"] if r["dataset"] is not None)
+    own = RowRef(None, 3, label=1)  # the consumer's own row stays shown
+    theirs = RowRef(ids[0], 7, label=0, value=-0.5)
+    stored = InsightReport.from_dict(done.report)
+    later = LaterReport(
+        **{f.name: getattr(stored, f.name) for f in fields(stored)}, future=Future(((own, theirs),))
+    )
+    seen = report_readable(later, user=consumer, dataset_ids=ids)
+    assert seen.future.nested == ((own, RowRef(ids[0], None, value=-0.5)),)
+    assert all(r.row is None for r in seen.sensitivity.loss.rows if r.player is not None)
 
 
 def row_values(done: TaskInsight) -> dict[tuple[int, int], float]:
@@ -99,50 +122,47 @@ def row_values(done: TaskInsight) -> dict[tuple[int, int], float]:
 def test_a_row_offer_buys_the_most_valuable_rows_within_budget(insight):
     task, ids, consumer, done = insight
     offer = task_row_offer(task=task, user=consumer, budget_cents=3_000)
-    settlement = offer["settlement"]
-    charge = settlement["charge_cents"]
-    assert 0 < charge == offer["price_cents"] <= 3_000
-    assert charge == sum(settlement["payouts"].values()) + settlement["fee_cents"]
-    assert settlement["withheld_cents"] == settlement["refund_cents"] == 0
-    assert sum(offer["row_cents"].values()) == charge
+    settlement = offer.settlement
+    charge = settlement.charge_cents
+    assert 0 < charge == offer.price_cents <= 3_000
+    assert charge == sum(settlement.payouts.values()) + settlement.fee_cents
+    assert settlement.withheld_cents == settlement.refund_cents == 0
+    assert sum(offer.row_cents.values()) == charge
+    assert TaskInsight.objects.get(pk=done.pk).row_offer == offer.to_dict()
     values = row_values(done)
-    bought = {(int(d), row) for d, rows in offer["rows"].items() for row in rows}
+    bought = {(int(d), row) for d, rows in offer.rows.items() for row in rows}
     assert all(values[key] > 0 for key in bought)
     # The most valuable rows come first (the five best cost about 2,600 cents together).
     best = sorted(values, key=values.get, reverse=True)[:5]
     assert set(best) <= bought
     # With the whole budget, rows of the dataset whose labels were flipped are the fewest.
     whole = task_row_offer(task=task, user=consumer, budget_cents=20_000)
-    counts = {int(d): len(rows) for d, rows in whole["rows"].items()}
+    counts = {int(d): len(rows) for d, rows in whole.rows.items()}
     assert counts.get(ids[2], 0) < min(counts.get(ids[0], 0), counts.get(ids[1], 0)), counts
     offer = task_row_offer(task=task, user=consumer, budget_cents=3_000)
 
     order = task_purchase(task=task, user=consumer, kind=Order.Kind.ROWS)
     assert order.kind == "rows" and order.price_cents == charge
     granted = {e.dataset_id: e.rows for e in Entitlement.objects.filter(order=order)}
-    assert granted == {int(d): rows for d, rows in offer["rows"].items()}
+    assert granted == {int(d): list(rows) for d, rows in offer.rows.items()}
     assert_ledger_balanced()
     wallet = client_for(consumer).get("/api/wallet/").json()
     assert wallet["balance_cents"] == 50_000 - charge and wallet["held_cents"] == 0
 
-    seen = insight_for(task=task, user=consumer)["report"]["prune"]["rows"]["by_dataset"]
-    for name, item in seen.items():
-        bought = set(granted.get(int(name), []))
-        assert set(item["rows"]) <= bought
+    seen = insight_for(task=task, user=consumer).report.prune.suspects.rows
+    for ref in seen:
+        assert ref.row is None or ref.row in granted.get(ref.player, []), ref
 
 
 def test_the_bundle_purchase_reveals_the_bought_datasets_rows(insight):
     task, ids, consumer, _ = insight
     task_purchase(task=task, user=consumer)
     bundle = {int(d) for d in task.quote["offer"]["bundle"]}
-    seen = insight_for(task=task, user=consumer)["report"]
-    for name, item in seen["prune"]["rows"]["by_dataset"].items():
-        if int(name) in bundle:
-            assert item["hidden"] == 0 and len(item["rows"]) == item["count"]
-        else:
-            assert item["rows"] == []
-    drivers = [d for p in seen["debug"]["points"] for d in p["drivers"]]
-    assert drivers and all(d["row"] is not None for d in drivers)
+    seen = insight_for(task=task, user=consumer).report
+    for ref in seen.prune.suspects.rows:
+        assert (ref.row is not None) == (ref.player in bundle), ref
+    drivers = [d for p in seen.debug.points for d in p.drivers]
+    assert drivers and all(d.row is not None for d in drivers)
 
 
 def test_row_offers_are_refused_clearly(insight, market):
@@ -162,7 +182,7 @@ def test_a_row_purchase_after_a_quote_without_sale_holds_what_it_needs(market):
     assert not task.quote["offer"]["sale"] and task.held_cents == 0
     insight_run(task.pk)
     offer = task_row_offer(task=task, user=consumer, budget_cents=2_000)
-    assert offer["price_cents"] > 0
+    assert offer.price_cents > 0
     poor = make_user("poor", "consumer")
     task.consumer = poor
     task.save(update_fields=["consumer"])
@@ -172,7 +192,7 @@ def test_a_row_purchase_after_a_quote_without_sale_holds_what_it_needs(market):
     task.consumer = consumer
     task.save(update_fields=["consumer"])
     order = task_purchase(task=task, user=consumer, kind="rows")
-    assert order.price_cents == offer["price_cents"]
+    assert order.price_cents == offer.price_cents
     assert_ledger_balanced()
 
 
@@ -260,7 +280,7 @@ def test_a_row_buyer_downloads_exactly_the_bought_rows(insight, market):
     offer = task_row_offer(task=task, user=consumer, budget_cents=5_000)
     task_purchase(task=task, user=consumer, kind=Order.Kind.ROWS)
     client = client_for(consumer)
-    for dataset, rows in offer["rows"].items():
+    for dataset, rows in offer.rows.items():
         response = client.get(f"/api/datasets/{dataset}/download/")
         assert response.status_code == 200
         got = b"".join(response.streaming_content).decode()
@@ -268,7 +288,7 @@ def test_a_row_buyer_downloads_exactly_the_bought_rows(insight, market):
         with owner.original_file.open("rb") as handle:
             lines = handle.read().decode().splitlines()
         assert got.splitlines() == [lines[0]] + [lines[1 + row] for row in sorted(rows)]
-    unbought = set(ids) - {int(d) for d in offer["rows"]}
+    unbought = set(ids) - {int(d) for d in offer.rows}
     for dataset in unbought:
         assert client.get(f"/api/datasets/{dataset}/download/").status_code == 403
 
@@ -287,12 +307,12 @@ def test_a_row_purchase_names_the_offer_it_buys(insight):
     task, _, consumer, _ = insight
     first = task_row_offer(task=task, user=consumer, budget_cents=2_000)
     newer = task_row_offer(task=task, user=consumer, budget_cents=4_000)
-    assert first["key"] != newer["key"]
+    assert first.key != newer.key
     with pytest.raises(Conflict, match="offer changed"):
-        task_purchase(task=task, user=consumer, kind="rows", offer_key=first["key"])
+        task_purchase(task=task, user=consumer, kind="rows", offer_key=first.key)
     assert not Order.objects.exists()
-    order = task_purchase(task=task, user=consumer, kind="rows", offer_key=newer["key"])
-    assert order.price_cents == newer["price_cents"]
+    order = task_purchase(task=task, user=consumer, kind="rows", offer_key=newer.key)
+    assert order.price_cents == newer.price_cents
 
 
 def test_the_detectors_examine_at_most_the_configured_sample(market, settings, monkeypatch):
@@ -305,9 +325,9 @@ def test_the_detectors_examine_at_most_the_configured_sample(market, settings, m
     task = quoted_task(consumer)
     done = insight_run(task.pk)
     assert done.status == TaskInsight.Status.READY, done.error
-    rows = done.report["prune"]["rows"]
-    assert rows["training_rows"] == 240 and rows["examined"] == 120
-    assert rows["count"] == 12, "the lowest 10% of the rows examined"
-    seen = insight_for(task=task, user=consumer)["report"]
+    rows = InsightReport.from_dict(done.report).prune.suspects
+    assert rows.training_rows == 240 and rows.examined == 120
+    assert rows.count == 12, "the lowest 10% of the rows examined"
+    seen = insight_for(task=task, user=consumer).report
     texts = [item.why for item in suggestions(seen, {}, "accuracy")]
     assert any("a sample of 120 of the 240 training rows" in text for text in texts)

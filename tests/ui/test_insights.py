@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 
 import pytest
 
 from marketplace.models import Dataset, Entitlement, Order, Task, TaskInsight
+from marketplace.selectors.insights import ReadableInsight
 from marketplace.services.purchases import task_purchase
 from marketplace.web.formatting import money
 from marketplace.web.insights import (
@@ -21,13 +23,16 @@ from marketplace.web.insights import (
     task_insights,
     wrong_predictions,
 )
+from pricing.row_offer import RowOffer
 from tests.support.builders import assert_ledger_balanced, quoted_task
+from valuation.core.report import InsightReport
 
 AMOUNT = re.compile(r"\$([\d,]+)\.(\d\d)")
 
 
-def report() -> dict:
-    """An ``insight_for`` answer in the service's shape: dataset 2 bought, 3 not."""
+def stored_report() -> dict:
+    """A stored report (``TaskInsight.report``) as its consumer may read it: dataset 2
+    bought, 3 not."""
     loss = {
         "name": "log loss",
         "original": 0.2104,
@@ -36,111 +41,112 @@ def report() -> dict:
         "share": 7 / 160,
         "refit": 0.2391,
         "confirmed": True,
-        "rows": [{"dataset": 2, "row": 4}, {"dataset": 3, "row": None}],
+        "rows": [{"player": 2, "row": 4}, {"player": 3, "row": None}],
     }
     coefficient = {"share": None, "refit": None, "confirmed": None, "rows": []}
     return {
-        "status": "ready",
-        "error": "",
-        "row_offer": None,
-        "report": {
-            "metric": "accuracy",
-            "suspect_share": 0.1,
-            "looked_at": [2, 3],
-            "prune": {
-                "score": 0.64,
-                "datasets": [
-                    {
-                        "dataset": 3,
-                        "title": "Triage",
-                        "rows": 80,
-                        "score_before": 0.64,
-                        "score_after": 0.69,
-                        "change": 0.05,
-                        "change_lower": 0.01,
-                        "change_upper": 0.09,
-                        "suggested": True,
-                    },
-                    {
-                        "dataset": 2,
-                        "title": "Clinic",
-                        "rows": 80,
-                        "score_before": 0.64,
-                        "score_after": 0.65,
-                        "change": 0.01,
-                        "change_lower": -0.02,
-                        "change_upper": 0.04,
-                        "suggested": False,
-                    },
-                ],
-                "rows": {
-                    "count": 24,
+        "version": InsightReport.VERSION,
+        "metric": "accuracy",
+        "suspect_share": 0.1,
+        "looked_at": [2, 3],
+        "prune": {
+            "score": 0.64,
+            "sources": [
+                {
+                    "source": 3,
+                    "title": "Triage",
+                    "rows": 80,
                     "score_before": 0.64,
-                    "score_after": 0.67,
-                    "change": 0.03,
-                    "change_lower": 0.005,
-                    "change_upper": 0.055,
+                    "score_after": 0.69,
+                    "change": 0.05,
+                    "change_lower": 0.01,
+                    "change_upper": 0.09,
                     "suggested": True,
-                    "by_dataset": {
-                        "3": {"count": 23, "rows": [], "hidden": 23},
-                        "2": {"count": 1, "rows": [6], "hidden": 0},
-                    },
                 },
-            },
-            "debug": {
-                "n_valid": 200,
-                "points": [
-                    {
-                        "valid_row": 0,
-                        "label": 1,
-                        "predicted": 0,
-                        "drivers": [
-                            {"dataset": 2, "row": 9, "label": 0, "value": -0.12},
-                            {"dataset": 3, "row": None, "label": None, "value": -0.05},
-                            {"dataset": None, "row": 3, "label": 0, "value": -0.01},
-                        ],
-                    }
-                ],
-            },
-            "sensitivity": {
-                "model": "logistic",
-                "n_rows": 160,
-                "loss": loss,
-                "coefficients": [
-                    {**coefficient, "name": "f2", "estimate": 0.8, "k": None},
-                    {
-                        **coefficient,
-                        "name": "f1",
-                        "estimate": -0.02,
-                        "k": 1,
-                        "share": 1 / 160,
-                        "refit": 0.006,
-                        "confirmed": True,
-                        "rows": [{"dataset": 3, "row": None}],
-                    },
-                ],
-            },
-            "rows": {
-                "k": 5,
-                "by_dataset": [
-                    {
-                        "dataset": 2,
-                        "title": "Clinic",
-                        "rows": 80,
-                        "positive_rows": 78,
-                        "value_sum": 0.41,
-                    },
-                    {
-                        "dataset": 3,
-                        "title": "Triage",
-                        "rows": 80,
-                        "positive_rows": 26,
-                        "value_sum": -0.14,
-                    },
-                ],
+                {
+                    "source": 2,
+                    "title": "Clinic",
+                    "rows": 80,
+                    "score_before": 0.64,
+                    "score_after": 0.65,
+                    "change": 0.01,
+                    "change_lower": -0.02,
+                    "change_upper": 0.04,
+                    "suggested": False,
+                },
+            ],
+            "suspects": {
+                "count": 24,
+                "examined": 240,
+                "training_rows": 240,
+                "score_before": 0.64,
+                "score_after": 0.67,
+                "change": 0.03,
+                "change_lower": 0.005,
+                "change_upper": 0.055,
+                "suggested": True,
+                "rows": [{"player": 3, "row": None}] * 23 + [{"player": 2, "row": 6}],
             },
         },
+        "debug": {
+            "n_valid": 200,
+            "points": [
+                {
+                    "valid_row": 0,
+                    "label": 1,
+                    "predicted": 0,
+                    "drivers": [
+                        {"player": 2, "row": 9, "label": 0, "value": -0.12},
+                        {"player": 3, "row": None, "label": None, "value": -0.05},
+                        {"player": None, "row": 3, "label": 0, "value": -0.01},
+                    ],
+                }
+            ],
+        },
+        "sensitivity": {
+            "model": "logistic",
+            "n_rows": 160,
+            "loss": loss,
+            "coefficients": [
+                {**coefficient, "name": "f2", "estimate": 0.8, "k": None},
+                {
+                    **coefficient,
+                    "name": "f1",
+                    "estimate": -0.02,
+                    "k": 1,
+                    "share": 1 / 160,
+                    "refit": 0.006,
+                    "confirmed": True,
+                    "rows": [{"player": 3, "row": None}],
+                },
+            ],
+        },
+        "rows": {
+            "k": 5,
+            "by_source": [
+                {
+                    "source": 2,
+                    "title": "Clinic",
+                    "rows": 80,
+                    "positive_rows": 78,
+                    "value_sum": 0.41,
+                },
+                {
+                    "source": 3,
+                    "title": "Triage",
+                    "rows": 80,
+                    "positive_rows": 26,
+                    "value_sum": -0.14,
+                },
+            ],
+        },
     }
+
+
+def report(stored: dict | None = None) -> ReadableInsight:
+    """An ``insight_for`` answer in the selector's shape, of ``stored`` (default the one above)."""
+    report = InsightReport.from_dict(stored or stored_report())
+    return ReadableInsight(status="ready", report=report, row_offer=None, error="")
 
 
 def test_suggestions_carry_the_measured_change_and_hide_unbought_rows():
@@ -156,37 +162,37 @@ def test_suggestions_carry_the_measured_change_and_hide_unbought_rows():
     assert "+5.00 pts" in shown.suggestions_chart and "+3.00 pts" in shown.suggestions_chart
     assert [row.title for row in shown.row_values] == ["Clinic", "Triage"]
     assert "78 of 80 rows help" in shown.row_values_chart
-    seen = report()
-    seen["report"]["prune"]["rows"].update(change=-0.02, change_lower=-0.05, suggested=False)
-    rows = task_insights(seen, chart_prefix="t").suggestions[-1]
+    stored = stored_report()
+    stored["prune"]["suspects"].update(change=-0.02, change_lower=-0.05, suggested=False)
+    rows = task_insights(report(stored), chart_prefix="t").suggestions[-1]
     assert "Dropping them would not help" in rows.why and rows.why.endswith("keep them.")
 
 
 def test_a_driver_of_unbought_data_says_it_is_hidden():
-    (point,) = wrong_predictions(report()["report"]["debug"], {2: "Clinic", 3: "Triage"})
+    (point,) = wrong_predictions(report().report.debug, {2: "Clinic", 3: "Triage"})
     assert (point.valid_row, point.label, point.predicted) == (1, "1", "0")
     cells = [(d.title, d.row, d.label) for d in point.drivers]
     assert cells == [("Clinic", "10", "0"), ("Triage", HIDDEN, HIDDEN), ("Your own data", "4", "0")]
 
 
 def test_the_loss_finding_reads_as_one_sentence_with_its_refit():
-    loss = report()["report"]["sensitivity"]["loss"]
+    loss = report().report.sensitivity.loss
     assert loss_sentence(loss, 160) == (
         "Dropping 7 of 160 training rows (4.4%) would raise the log loss from 0.21 past "
         "0.23 — confirmed by refitting (0.24)."
     )
     assert "not confirmed: refitting without them gives 0.22" in loss_sentence(
-        {**loss, "refit": 0.2201, "confirmed": False}, 160
+        replace(loss, refit=0.2201, confirmed=False), 160
     )
     # Numbers that would read alike get the decimals that tell them apart.
     assert "from 0.211 past 0.214" in loss_sentence(
-        {**loss, "original": 0.2111, "threshold": 0.2142}, 160
+        replace(loss, original=0.2111, threshold=0.2142), 160
     )
-    assert loss_sentence({**loss, "k": None}, 160).startswith("No set of training rows")
+    assert loss_sentence(replace(loss, k=None), 160).startswith("No set of training rows")
 
 
 def test_coefficients_list_the_most_fragile_first():
-    items = report()["report"]["sensitivity"]["coefficients"]
+    items = report().report.sensitivity.coefficients
     rows = coefficients(items, 160, {3: "Triage"})
     assert [(c.name, c.verdict) for c in rows] == [("f1", "Confirmed"), ("f2", "Robust")]
     assert (rows[0].share_text, rows[1].share_text) == ("0.6%", "")
@@ -202,6 +208,7 @@ def test_row_numbers_count_from_one_and_stop_after_a_dozen():
 
 def test_a_row_offers_split_adds_up_to_the_cent():
     offer = {
+        "version": RowOffer.VERSION,
         "budget_cents": 3_000,
         "rows": {"1": [17, 28], "2": [6]},
         "value": 0.06,
@@ -218,7 +225,7 @@ def test_a_row_offers_split_adds_up_to_the_cent():
             "penalty_destination": "consumer",
         },
     }
-    shown = row_offer(offer, {1: "Clinic", 2: "Triage"}, chart_id="split")
+    shown = row_offer(RowOffer.from_dict(offer), {1: "Clinic", 2: "Triage"}, chart_id="split")
     assert shown.rows == 3 and [d.words for d in shown.datasets] == ["rows 18, 29", "row 7"]
     assert sum(row.cents for row in shown.split) == 2_999
     assert [row.label for row in shown.split] == ["Clinic", "Triage", "Platform fee"]
@@ -233,7 +240,9 @@ def test_a_row_offers_split_adds_up_to_the_cent():
     assert charged == sum(parts)
     assert money(2_999) in shown.split_chart
     nothing = row_offer(
-        {**offer, "rows": {}, "price_cents": 0, "row_cents": {}, "settlement": None},
+        RowOffer.from_dict(
+            {**offer, "rows": {}, "price_cents": 0, "row_cents": {}, "settlement": None}
+        ),
         {},
         chart_id="x",
     )
@@ -266,12 +275,12 @@ def test_the_section_shows_the_measured_numbers_and_hides_unbought_rows(ready, c
     page = client.get(f"/tasks/{task.pk}/rows/")
     assert page.status_code == 200
     shown = page.context["insights"]
-    report = TaskInsight.objects.get(task=task).report
+    report = InsightReport.from_dict(TaskInsight.objects.get(task=task).report)
     flipped = next(s for s in shown.suggestions if s.dataset_id == ids[2])
-    measured = next(d for d in report["prune"]["datasets"] if d["dataset"] == ids[2])
+    measured = next(d for d in report.prune.sources if d.source == ids[2])
     text = text_of(page)
-    assert f"{measured['score_before']:.4f} → {measured['score_after']:.4f}" in flipped.why
-    assert flipped.why in text and f"{100 * measured['change']:+.2f} pts" in text
+    assert f"{measured.score_before:.4f} → {measured.score_after:.4f}" in flipped.why
+    assert flipped.why in text and f"{100 * measured.change:+.2f} pts" in text
     assert shown.sensitivity.sentence in text
     assert page.content.decode().count('role="img"') >= 2
     # Before a purchase every suspect and driver row is hidden, and says so.

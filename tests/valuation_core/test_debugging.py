@@ -22,7 +22,8 @@ from sklearn.preprocessing import StandardScaler
 
 from tests.valuation_core.oracles import shapley_by_permutations
 from valuation.core import Dataset
-from valuation.core.debugging import explain_mispredictions, row_references, sensitivity_report
+from valuation.core.debugging import explain_mispredictions, sensitivity_report
+from valuation.core.report import Misprediction, RowRef, Sensitivity
 
 # --- explain_mispredictions ---------------------------------------------------------------
 
@@ -51,8 +52,8 @@ def test_a_planted_mislabeled_row_is_the_only_driver_with_brute_force_values():
         Dataset(X, y), Dataset(VALID_X, VALID_Y), model=KNeighborsClassifier(1), k=k
     )
     # 1-NN gets only validation row 1 wrong: its nearest row is the planted one.
-    assert [item["valid_row"] for item in explained] == [1]
-    assert (explained[0]["label"], explained[0]["predicted"]) == (1, 0)
+    assert [item.valid_row for item in explained] == [1]
+    assert (explained[0].label, explained[0].predicted) == (1, 0)
 
     order = np.argsort(np.square(X - VALID_X[1]).sum(axis=1), kind="stable")
 
@@ -64,8 +65,8 @@ def test_a_planted_mislabeled_row_is_the_only_driver_with_brute_force_values():
     brute = shapley_by_permutations(utility, len(y))
     negative = [i for i in range(len(y)) if brute[i] < 0]
     assert negative == [3]
-    (driver,) = explained[0]["drivers"]
-    assert driver == {"player": None, "row": 3, "label": 0, "value": pytest.approx(float(brute[3]))}
+    (driver,) = explained[0].drivers
+    assert driver == RowRef(None, 3, label=0, value=pytest.approx(float(brute[3])))
 
 
 def test_drivers_of_a_grouped_train_name_the_group_and_the_row_within_it():
@@ -76,12 +77,12 @@ def test_drivers_of_a_grouped_train_name_the_group_and_the_row_within_it():
     explained = explain_mispredictions(
         Dataset(X, y, groups=groups), Dataset(VALID_X, VALID_Y), model=KNeighborsClassifier(1)
     )
-    assert [item["valid_row"] for item in explained] == [1]
-    top = explained[0]["drivers"][0]
-    assert (top["player"], top["row"], top["label"]) == ("b", within, 0)
+    assert [item.valid_row for item in explained] == [1]
+    top = explained[0].drivers[0]
+    assert (top.player, top.row, top.label) == ("b", within, 0)
     # The row named is the planted one: group b's rows, in file order, at that position.
-    assert np.flatnonzero(groups == "b")[top["row"]] == 12
-    assert top["value"] < 0
+    assert np.flatnonzero(groups == "b")[top.row] == 12
+    assert top.value < 0
 
 
 def test_rows_follow_validation_order_limits_and_json():
@@ -96,27 +97,28 @@ def test_rows_follow_validation_order_limits_and_json():
     predicted = LogisticRegression().fit(X[:200], labels[:200]).predict(X[200:])
     wrong = np.flatnonzero(predicted != labels[200:])
     assert wrong.size > 4
-    assert [item["valid_row"] for item in explained] == wrong[:4].tolist()
+    assert [item.valid_row for item in explained] == wrong[:4].tolist()
     for item in explained:
-        assert item["predicted"] == predicted[item["valid_row"]]
-        assert item["label"] == labels[200 + item["valid_row"]] != item["predicted"]
-        values = [driver["value"] for driver in item["drivers"]]
+        assert item.predicted == predicted[item.valid_row]
+        assert item.label == labels[200 + item.valid_row] != item.predicted
+        values = [driver.value for driver in item.drivers]
         assert 0 < len(values) <= 3
         assert all(value < 0 for value in values)
         assert values == sorted(values)
         # A driver carries another label than the truth: it pulled the other way.
-        assert all(driver["label"] != item["label"] for driver in item["drivers"])
-    assert json.loads(json.dumps(explained)) == explained
-    assert isinstance(explained[0]["label"], str)
+        assert all(driver.label != item.label for driver in item.drivers)
+    stored = [json.loads(json.dumps(item.to_dict())) for item in explained]
+    assert [Misprediction.from_dict(item) for item in stored] == explained
+    assert isinstance(explained[0].label, str)
 
 
 def test_a_single_label_train_predicts_it_and_has_no_drivers():
     X, y = _clusters(4)
     train = Dataset(X, np.zeros(8, dtype=int))
     explained = explain_mispredictions(train, Dataset(VALID_X, VALID_Y), model=LogisticRegression())
-    assert [(item["valid_row"], item["predicted"]) for item in explained] == [(1, 0), (2, 0)]
+    assert [(item.valid_row, item.predicted) for item in explained] == [(1, 0), (2, 0)]
     # No row carries the true label: no row can pull a prediction away from it.
-    assert all(item["drivers"] == [] for item in explained)
+    assert all(item.drivers == () for item in explained)
 
 
 def test_explain_refuses_regression_and_bad_arguments():
@@ -157,40 +159,40 @@ def test_ridge_report_is_confirmed_by_an_independent_refit():
     X, y = _regression(rng, 120)
     Xv, yv = _regression(rng, 60)
     report = sensitivity_report(Dataset(X, y), Dataset(Xv, yv), task="regression")
-    assert (report["model"], report["n_rows"]) == ("ridge", 120)
+    assert (report.model, report.n_rows) == ("ridge", 120)
 
     full, current = _ridge_refit(X, y, Xv, yv, [])
-    loss = report["loss"]
-    assert loss["name"] == "squared error"
-    assert loss["original"] == pytest.approx(current, rel=1e-9)
-    assert loss["threshold"] == pytest.approx(1.1 * current, rel=1e-9)
-    assert loss["k"] == len(loss["rows"]) > 0 and loss["share"] == loss["k"] / 120
-    assert all(row["player"] is None for row in loss["rows"])
-    _, after = _ridge_refit(X, y, Xv, yv, [row["row"] for row in loss["rows"]])
-    assert loss["refit"] == pytest.approx(after, rel=1e-8)
-    assert after >= loss["threshold"] and loss["confirmed"] is True
+    loss = report.loss
+    assert loss.name == "squared error"
+    assert loss.original == pytest.approx(current, rel=1e-9)
+    assert loss.threshold == pytest.approx(1.1 * current, rel=1e-9)
+    assert loss.k == len(loss.rows) > 0 and loss.share == loss.k / 120
+    assert all(row.player is None for row in loss.rows)
+    _, after = _ridge_refit(X, y, Xv, yv, [row.row for row in loss.rows])
+    assert loss.refit == pytest.approx(after, rel=1e-8)
+    assert after >= loss.threshold and loss.confirmed is True
 
-    names = [c["name"] for c in report["coefficients"]]
+    names = [c.name for c in report.coefficients]
     assert names == ["x1", "x0"]  # the fragile coefficient first
-    weak, strong = report["coefficients"]
-    assert weak["estimate"] == pytest.approx(full.coef_[1], rel=1e-8)
-    assert weak["k"] == len(weak["rows"]) > 0
-    refit, _ = _ridge_refit(X, y, Xv, yv, [row["row"] for row in weak["rows"]])
-    assert weak["refit"] == pytest.approx(refit.coef_[1], rel=1e-8, abs=1e-12)
-    assert np.sign(refit.coef_[1]) != np.sign(full.coef_[1]) and weak["confirmed"] is True
+    weak, strong = report.coefficients
+    assert weak.estimate == pytest.approx(full.coef_[1], rel=1e-8)
+    assert weak.k == len(weak.rows) > 0
+    refit, _ = _ridge_refit(X, y, Xv, yv, [row.row for row in weak.rows])
+    assert weak.refit == pytest.approx(refit.coef_[1], rel=1e-8, abs=1e-12)
+    assert np.sign(refit.coef_[1]) != np.sign(full.coef_[1]) and weak.confirmed is True
     # k None: no set of rows flips the strong coefficient, even all rows on its side.
-    assert strong["estimate"] == pytest.approx(full.coef_[0], rel=1e-8)
-    assert (strong["k"], strong["share"], strong["refit"], strong["confirmed"]) == (
+    assert strong.estimate == pytest.approx(full.coef_[0], rel=1e-8)
+    assert (strong.k, strong.share, strong.refit, strong.confirmed) == (
         None,
         None,
         None,
         None,
     )
-    assert strong["rows"] == []
-    assert json.loads(json.dumps(report)) == report
+    assert strong.rows == ()
+    assert Sensitivity.from_dict(json.loads(json.dumps(report.to_dict()))) == report
 
     only = sensitivity_report(Dataset(X, y), Dataset(Xv, yv), task="regression", max_coefficients=1)
-    assert [c["name"] for c in only["coefficients"]] == ["x1"]
+    assert [c.name for c in only.coefficients] == ["x1"]
 
 
 def test_logistic_report_on_grouped_rows_is_confirmed_by_sklearn():
@@ -202,7 +204,7 @@ def test_logistic_report_on_grouped_rows_is_confirmed_by_sklearn():
     train = Dataset(X[:180], y[:180], groups=groups, feature_names=["a", "b", "c"])
     valid = Dataset(X[180:], y[180:])
     report = sensitivity_report(train, valid, task="classification", loss_increase=0.2)
-    assert report["model"] == "logistic"
+    assert report.model == "logistic"
 
     def refit(dropped: list[int]) -> tuple[LogisticRegression, float]:
         keep = np.setdiff1d(np.arange(180), dropped)
@@ -214,29 +216,29 @@ def test_logistic_report_on_grouped_rows_is_confirmed_by_sklearn():
 
     def global_rows(rows: list[dict]) -> list[int]:
         # (player, row within the player) → position in the training file.
-        return [int(np.flatnonzero(groups == row["player"])[row["row"]]) for row in rows]
+        return [int(np.flatnonzero(groups == row.player)[row.row]) for row in rows]
 
     full, current = refit([])
-    loss = report["loss"]
-    assert loss["name"] == "log loss"
-    assert loss["original"] == pytest.approx(current, rel=1e-6)
-    assert loss["threshold"] == pytest.approx(1.2 * current, rel=1e-6)
-    assert loss["k"] is not None and loss["confirmed"] is True
-    assert {row["player"] for row in loss["rows"]} <= {"p", "q", "r"}
-    _, after = refit(global_rows(loss["rows"]))
-    assert after >= loss["threshold"]
-    assert loss["refit"] == pytest.approx(after, rel=1e-6)
+    loss = report.loss
+    assert loss.name == "log loss"
+    assert loss.original == pytest.approx(current, rel=1e-6)
+    assert loss.threshold == pytest.approx(1.2 * current, rel=1e-6)
+    assert loss.k is not None and loss.confirmed is True
+    assert {row.player for row in loss.rows} <= {"p", "q", "r"}
+    _, after = refit(global_rows(loss.rows))
+    assert after >= loss.threshold
+    assert loss.refit == pytest.approx(after, rel=1e-6)
 
-    ks = [c["k"] for c in report["coefficients"]]
+    ks = [c.k for c in report.coefficients]
     assert ks == sorted(ks, key=lambda k: (k is None, k or 0))
-    assert {c["name"] for c in report["coefficients"]} == {"a", "b", "c"}
-    flippable = [c for c in report["coefficients"] if c["k"] is not None]
+    assert {c.name for c in report.coefficients} == {"a", "b", "c"}
+    flippable = [c for c in report.coefficients if c.k is not None]
     assert flippable
     for coefficient in flippable:
-        j = "abc".index(coefficient["name"])
-        assert coefficient["estimate"] == pytest.approx(full.coef_[0, j], rel=1e-6)
-        model, _ = refit(global_rows(coefficient["rows"]))
-        assert coefficient["refit"] == pytest.approx(model.coef_[0, j], rel=1e-5, abs=1e-9)
+        j = "abc".index(coefficient.name)
+        assert coefficient.estimate == pytest.approx(full.coef_[0, j], rel=1e-6)
+        model, _ = refit(global_rows(coefficient.rows))
+        assert coefficient.refit == pytest.approx(model.coef_[0, j], rel=1e-5, abs=1e-9)
         assert np.sign(model.coef_[0, j]) != np.sign(full.coef_[0, j])
 
 
@@ -266,14 +268,14 @@ def test_multiclass_reports_the_loss_only_confirmed_by_scipy():
     report = sensitivity_report(
         Dataset(X[:150], y[:150]), Dataset(X[150:], y[150:]), task="classification"
     )
-    assert report["coefficients"] == []
-    loss = report["loss"]
+    assert report.coefficients == ()
+    loss = report.loss
     args = (X[:150], y[:150], X[150:], y[150:])
-    assert loss["original"] == pytest.approx(_multinomial_loss(*args, []), rel=1e-5)
-    assert loss["k"] is not None and loss["confirmed"] is True
-    after = _multinomial_loss(*args, [row["row"] for row in loss["rows"]])
-    assert after >= loss["threshold"]
-    assert loss["refit"] == pytest.approx(after, rel=1e-5)
+    assert loss.original == pytest.approx(_multinomial_loss(*args, []), rel=1e-5)
+    assert loss.k is not None and loss.confirmed is True
+    after = _multinomial_loss(*args, [row.row for row in loss.rows])
+    assert after >= loss.threshold
+    assert loss.refit == pytest.approx(after, rel=1e-5)
 
 
 def test_sensitivity_refuses_bad_input_clearly():
@@ -303,20 +305,6 @@ def test_rows_are_located_by_their_position_within_their_player():
     located = _Locations(train)
     seen: dict[str, int] = {}
     for row, group in enumerate(groups):
-        assert located[row] == {"player": group, "row": seen.get(group, 0)}
+        assert located.at(row) == RowRef(group, seen.get(group, 0))
         seen[group] = seen.get(group, 0) + 1
-    assert _Locations(Dataset(np.zeros((3, 1)), np.zeros(3)))[2] == {"player": None, "row": 2}
-
-
-def test_row_references_are_found_in_any_section_and_only_there():
-    ref = {"player": "a", "row": 1, "label": 0}
-    own = {"player": None, "row": 2}
-    document = {
-        "points": [{"drivers": [ref]}],
-        "deep": {"more": [[own]]},
-        "counts": {"player": "a", "rows": 3},  # "rows", not "row": not a reference
-        "error": "text",
-    }
-    found = list(row_references(document))
-    assert sorted(map(id, found)) == sorted([id(ref), id(own)])  # the mappings themselves
-    assert list(row_references(document, owner="dataset")) == []
+    assert _Locations(Dataset(np.zeros((3, 1)), np.zeros(3))).at(2) == RowRef(None, 2)

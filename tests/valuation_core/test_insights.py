@@ -41,14 +41,15 @@ def test_the_flipped_source_is_suggested_and_the_change_is_a_real_refit(bundle):
     X, y, _, valid, found = bundle
     # Only the flipped source's removal is confidently better: a clean source's change is
     # within the noise of 180 validation rows.
-    assert found.sources[0]["source"] == "c"
-    assert [item["source"] for item in found.sources if item["suggested"]] == ["c"]
-    assert all(item["change_lower"] <= 0 for item in found.sources[1:])
-    dropped = found.sources[0]
+    sources = found.report.prune.sources
+    assert sources[0].source == "c"
+    assert [item.source for item in sources if item.suggested] == ["c"]
+    assert all(item.change_lower <= 0 for item in sources[1:])
+    dropped = sources[0]
     keep = np.r_[0:180]
-    assert dropped["score_after"] == pytest.approx(refit_score(X, y, keep, valid))
-    assert dropped["score_before"] == pytest.approx(refit_score(X, y, np.r_[0:300], valid))
-    assert 0 < dropped["change_lower"] <= dropped["change"] <= dropped["change_upper"]
+    assert dropped.score_after == pytest.approx(refit_score(X, y, keep, valid))
+    assert dropped.score_before == pytest.approx(refit_score(X, y, np.r_[0:300], valid))
+    assert 0 < dropped.change_lower <= dropped.change <= dropped.change_upper
 
 
 def test_suspects_are_positions_within_their_source(bundle):
@@ -60,16 +61,21 @@ def test_suspects_are_positions_within_their_source(bundle):
         assert len(rows) == size // 10 and all(0 <= r < size for r in rows)
         keep = np.setdiff1d(np.arange(300), [offsets[name] + r for r in rows])
         assert score_after == pytest.approx(refit_score(X, y, keep, valid))
-    by_source = found.drop_rows["by_source"]
-    assert sum(len(rows) for rows in by_source.values()) == found.drop_rows["count"] == 30
+    suspects = found.report.prune.suspects
+    by_source = suspects.by_player()
+    assert sum(len(rows) for rows in by_source.values()) == suspects.count == 30
     assert len(by_source.get("c", [])) > 15, "most bundle suspects are the flipped rows"
+    for ref in suspects.rows:  # each named by its source and its position within it
+        size = 120 if ref.player == "c" else 60
+        assert 0 <= ref.row < size and ref.label is None
 
 
 def test_debugging_looks_only_at_own_rows_and_the_looked_at_sources(bundle):
     *_, found = bundle
-    players = {d["player"] for p in found.debug["points"] for d in p["drivers"]}
+    players = {d.player for p in found.report.debug.points for d in p.drivers}
     assert players and players <= {"own", "a"}
-    assert found.sensitivity["n_rows"] == 120
+    assert found.report.sensitivity.n_rows == 120
+    assert found.report.looked_at == ("a",)
     assert found.values.shape == (300,)
     assert found.values[180:].mean() < found.values[60:120].mean()
     assert found.position.tolist() == list(range(60)) * 3 + list(range(120))
@@ -85,12 +91,13 @@ def test_the_detectors_examine_a_seeded_sample_in_proportion_to_each_source(bund
     from valuation.core import insights
 
     X, y, train, valid, whole = bundle
-    assert whole.drop_rows["examined"] == whole.drop_rows["training_rows"] == 300
+    assert whole.report.prune.suspects.examined == whole.report.prune.suspects.training_rows == 300
     monkeypatch.setattr(insights, "MIN_EXAMINED_PER_SOURCE", 40)
     kwargs = dict(model=LogisticRegression(max_iter=1000), own=["own"], random_state=0)
     found = buyer_insights(train, valid, max_rows=150, **kwargs)
     # 30 of each 60-row source would be its share of 150; at least 40 each; 60 of "c".
-    assert found.drop_rows["examined"] == 3 * 40 + 60 and found.drop_rows["training_rows"] == 300
+    suspects = found.report.prune.suspects
+    assert suspects.examined == 3 * 40 + 60 and suspects.training_rows == 300
     source = train.player_names[train.player_of_row].astype(str)
     examined = insights._examined(source, 150, 0)
     assert [int((source[examined] == s).sum()) for s in ("own", "a", "b", "c")] == [40, 40, 40, 60]
@@ -101,8 +108,9 @@ def test_the_detectors_examine_a_seeded_sample_in_proportion_to_each_source(bund
         assert set(offsets[name] + np.array(rows)) <= set(examined.tolist())
         keep = np.setdiff1d(np.arange(300), [offsets[name] + r for r in rows])
         assert score_after == pytest.approx(refit_score(X, y, keep, valid))
-    assert found.drop_rows["count"] == 18
-    assert len(found.drop_rows["by_source"].get("c", [])) > 9, "still mostly the flipped rows"
+    assert suspects.count == 18
+    assert len(suspects.by_player().get("c", [])) > 9, "still mostly the flipped rows"
     again = buyer_insights(train, valid, max_rows=150, **kwargs)
-    assert again.drop_rows == found.drop_rows and again.source_suspects == found.source_suspects
+    assert again.report.prune.suspects == suspects
+    assert again.source_suspects == found.source_suspects
     assert found.values.shape == (300,)  # row values stay for every row

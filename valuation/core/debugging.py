@@ -9,15 +9,14 @@ Two questions a consumer asks of a fitted model, answered in terms of training r
   loss by a given share or flip the sign of a coefficient (AMIP, Broderick, Giordano &
   Meager), every prediction confirmed by refitting without the rows.
 
-Rows are reported as ``{"player", "row"}``: the group (provider dataset) a row belongs to
-and its 0-based position within that group, or ``player`` None and the position in the
-training set when it is not grouped — the coordinates a provider or a file reader can find.
-Both functions return JSON-safe values; :func:`row_references` finds every row they name.
+Rows are reported as :class:`~valuation.core.report.RowRef`: the group (provider dataset) a
+row belongs to (``player``) and its 0-based position within that group, or ``player`` None and
+the position in the training set when it is not grouped — the coordinates a provider or a file
+reader can find. Both functions return records of :mod:`valuation.core.report`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, Literal
 
 import numpy as np
@@ -28,6 +27,13 @@ from sklearn.utils.multiclass import type_of_target
 from valuation.core.dataset import Dataset
 from valuation.core.methods.influence import AMIP
 from valuation.core.methods.knn import KNNShapley
+from valuation.core.report import (
+    CoefficientFinding,
+    LossFinding,
+    Misprediction,
+    RowRef,
+    Sensitivity,
+)
 
 #: L2 penalty of the surrogate models of :func:`sensitivity_report` (``C = 1`` / ``Ridge(1)``).
 SENSITIVITY_ALPHA = 1.0
@@ -41,7 +47,7 @@ def explain_mispredictions(
     k: int = 5,
     top: int = 5,
     max_points: int = 20,
-) -> list[dict[str, Any]]:
+) -> list[Misprediction]:
     """The training rows behind each wrong prediction of ``model`` on ``valid``.
 
     The model is fitted on ``train`` and its mistakes on ``valid`` are explained through a
@@ -73,9 +79,9 @@ def explain_mispredictions(
 
     Returns
     -------
-    list of dict
+    list of Misprediction
         One per explained row: ``valid_row`` (0-based), ``label`` (true), ``predicted``, and
-        ``drivers``: up to ``top`` dicts ``{"player", "row", "label", "value"}``, most
+        ``drivers``: up to ``top`` row references with their ``label`` and ``value``, most
         negative value first; rows with a value ``>= 0`` are never drivers.
 
     Raises
@@ -111,15 +117,15 @@ def explain_mispredictions(
         order = np.lexsort((np.arange(train.n_rows), distance, values[point]))
         drivers = [int(i) for i in order[:top] if values[point, i] < 0]
         explained.append(
-            {
-                "valid_row": int(row),
-                "label": _scalar(valid.y[row]),
-                "predicted": _scalar(predicted[row]),
-                "drivers": [
-                    {**located[i], "label": _scalar(train.y[i]), "value": float(values[point, i])}
+            Misprediction(
+                valid_row=int(row),
+                label=_scalar(valid.y[row]),
+                predicted=_scalar(predicted[row]),
+                drivers=tuple(
+                    located.at(i, label=_scalar(train.y[i]), value=float(values[point, i]))
                     for i in drivers
-                ],
-            }
+                ),
+            )
         )
     return explained
 
@@ -132,7 +138,7 @@ def sensitivity_report(
     loss_increase: float = 0.1,
     max_coefficients: int = 5,
     random_state: int | None = None,
-) -> dict[str, Any]:
+) -> Sensitivity:
     """How few training rows a linear surrogate's conclusions rest on, confirmed by refit.
 
     The surrogate is ``"logistic"`` (classification) or ``"ridge"`` (regression) with
@@ -170,8 +176,8 @@ def sensitivity_report(
 
     Returns
     -------
-    dict
-        ``{"model", "n_rows", "loss": {...}, "coefficients": [...]}``. ``loss`` has ``name``,
+    Sensitivity
+        ``model``, ``n_rows``, ``loss`` and ``coefficients``. ``loss`` has ``name``,
         ``original`` (the surrogate's validation loss), ``threshold``, ``k`` (rows to drop;
         None when even dropping every row on the harmful side is predicted not to reach the
         threshold), ``share`` (``k / n_rows``), ``refit`` (the loss after refitting without
@@ -218,32 +224,32 @@ def sensitivity_report(
     coefficients = sorted(
         fit.result_.signals, key=lambda signal: (signal.k is None, signal.k or 0)
     )[:max_coefficients]
-    return {
-        "model": model,
-        "n_rows": train.n_rows,
-        "loss": {
-            "name": "log loss" if model == "logistic" else "squared error",
-            "original": original,
-            "threshold": threshold,
-            "k": loss.k,
-            "share": loss.apip,
-            "refit": None if loss.refit is None else loss.refit + threshold,
-            "confirmed": loss.confirmed,
-            "rows": [located[p] for p in loss.players],
-        },
-        "coefficients": [
-            {
-                "name": signal.target,
-                "estimate": signal.original,
-                "k": signal.k,
-                "share": signal.apip,
-                "refit": signal.refit,
-                "confirmed": signal.confirmed,
-                "rows": [located[p] for p in signal.players],
-            }
+    return Sensitivity(
+        model=model,
+        n_rows=train.n_rows,
+        loss=LossFinding(
+            name="log loss" if model == "logistic" else "squared error",
+            original=original,
+            threshold=threshold,
+            k=loss.k,
+            share=loss.apip,
+            refit=None if loss.refit is None else loss.refit + threshold,
+            confirmed=loss.confirmed,
+            rows=tuple(located.at(p) for p in loss.players),
+        ),
+        coefficients=tuple(
+            CoefficientFinding(
+                name=signal.target,
+                estimate=signal.original,
+                k=signal.k,
+                share=signal.apip,
+                refit=signal.refit,
+                confirmed=signal.confirmed,
+                rows=tuple(located.at(p) for p in signal.players),
+            )
             for signal in coefficients
-        ],
-    }
+        ),
+    )
 
 
 def _predict(model: Any, train: Dataset, X: np.ndarray) -> np.ndarray:
@@ -254,31 +260,11 @@ def _predict(model: Any, train: Dataset, X: np.ndarray) -> np.ndarray:
     return np.asarray(clone(model).fit(train.X, train.y).predict(X))
 
 
-#: What a row reference tells of its row beyond who owns it: what a reader who may not see
-#: the row is not shown.
-ROW_CONTENT = ("row", "label")
-
-
-def row_references(document: Any, owner: str = "player") -> Iterator[dict[str, Any]]:
-    """Every row reference — a mapping with ``owner`` and ``"row"`` keys — anywhere in a
-    JSON-like document, whatever section holds it: what a reader walks to rename or to
-    redact the rows a report names, so a new section is covered without naming it."""
-    stack = [document]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if owner in node and "row" in node:
-                yield node
-            else:
-                stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-
-
 class _Locations:
-    """``{"player", "row"}`` of a training row (see the module docstring), by index: the
-    position of every row within its player, kept as one array rather than a dict per row
-    (a million rows would take hundreds of MB for the few rows a report names)."""
+    """The :class:`~valuation.core.report.RowRef` of a training row (see the module
+    docstring), by index: the position of every row within its player, kept as one array
+    rather than a reference per row (a million rows would take hundreds of MB for the few
+    rows a report names)."""
 
     def __init__(self, train: Dataset) -> None:
         self.train = train
@@ -290,11 +276,12 @@ class _Locations:
             self.position = np.empty(train.n_rows, dtype=np.int64)
             self.position[order] = np.arange(train.n_rows) - starts[owner[order]]
 
-    def __getitem__(self, row: int) -> dict[str, Any]:
+    def at(self, row: int, **said: Any) -> RowRef:
+        """The reference of training row ``row``, with what a report ``said`` of it."""
         if self.position is None:
-            return {"player": None, "row": int(row)}
+            return RowRef(None, int(row), **said)
         player = self.train.player_names[self.train.player_of_row[row]]
-        return {"player": str(player), "row": int(self.position[row])}
+        return RowRef(str(player), int(self.position[row]), **said)
 
 
 def _feature_names(train: Dataset) -> list[str]:

@@ -25,7 +25,9 @@ each candidate dataset) and their validation rows, and answers:
 
 All removals are refits through one :class:`~valuation.core.utility.ModelUtility` game with
 rows as players, so the full fit is computed once. Rows are identified as ``(source, row
-within source)``; everything returned is JSON-safe except the per-row arrays.
+within source)``: every row the report names is a :class:`~valuation.core.report.RowRef`.
+What is told is an :class:`~valuation.core.report.InsightReport` (typed, versioned,
+JSON-safe); the per-row arrays and each source's own worst rows come beside it.
 """
 
 from __future__ import annotations
@@ -41,6 +43,17 @@ from valuation.core.debugging import explain_mispredictions, sensitivity_report
 from valuation.core.lift import compare_fits
 from valuation.core.methods.consensus import Consensus
 from valuation.core.methods.knn import KNNShapley
+from valuation.core.report import (
+    Debug,
+    InsightReport,
+    Prune,
+    RowRef,
+    RowSummary,
+    RowValues,
+    Sensitivity,
+    SourceRemoval,
+    SuspectRemoval,
+)
 from valuation.core.utility import ModelUtility
 
 #: With ``max_rows``, each source still has at least this many of its rows examined (all
@@ -54,33 +67,21 @@ class BuyerInsights:
 
     Attributes
     ----------
-    score : float
-        The metric with every row.
-    sources : list of dict
-        ``{"source", "rows", "score_before", "score_after", "change", "change_lower",
-        "change_upper", "suggested"}`` for each candidate source, largest change first.
-    drop_rows : dict
-        ``{"count", "examined", "training_rows", "score_before", "score_after", "change",
-        "change_lower", "change_upper", "suggested", "by_source": {source: [row]}}`` for the
-        suspect rows of the bundle (``examined``: how many rows the detectors saw).
+    report : InsightReport
+        What the buyer is told: sources and suspect rows to drop, explanations,
+        sensitivity and each candidate source's row values; sources are named as in
+        ``train``.
     source_suspects : dict of str to (list of int, float)
         Per candidate source: its own lowest-share rows (positions within it) and the metric
         without them.
-    debug, sensitivity : dict
-        :func:`~valuation.core.debugging.explain_mispredictions` points (``{"points", "n_valid"}``)
-        and :func:`~valuation.core.debugging.sensitivity_report`, or ``{"error": why}``.
     values : numpy.ndarray
         KNN-Shapley value of every training row.
     source, position : numpy.ndarray
         Each row's source name and its position within that source.
     """
 
-    score: float
-    sources: list[dict[str, Any]]
-    drop_rows: dict[str, Any]
+    report: InsightReport
     source_suspects: dict[str, tuple[list[int], float]]
-    debug: dict[str, Any]
-    sensitivity: dict[str, Any]
     values: np.ndarray
     source: np.ndarray
     position: np.ndarray
@@ -149,13 +150,13 @@ def buyer_insights(
     full = game.fitted_model(everyone)
     seed = 0 if random_state is None else random_state
 
-    def without(dropped: np.ndarray, **extra: Any) -> dict[str, Any]:
+    def without(dropped: np.ndarray) -> dict[str, Any]:
+        """The fields of a :class:`~valuation.core.report.Removal` of ``dropped``."""
         keep = np.ones(train.n_rows, dtype=bool)
         keep[dropped] = False
         kept = game.fitted_model(everyone[keep])
         change = compare_fits(game.scorer, kept, full, valid, random_state=seed)
         return {
-            **extra,
             "score_before": change.baseline_score,
             "score_after": change.bundle_score,
             "change": change.estimate,
@@ -172,24 +173,21 @@ def buyer_insights(
     sources, source_suspects = [], {}
     for name in candidates:
         members = np.flatnonzero(source == name)
-        sources.append(without(members, source=name, rows=int(members.size)))
+        sources.append(SourceRemoval(source=name, rows=int(members.size), **without(members)))
         worst = lowest(members)
         source_suspects[name] = (position[worst].tolist(), without(worst)["score_after"])
-    sources.sort(key=lambda item: -item["change"])
+    sources.sort(key=lambda item: -item.change)
     suspects = lowest(np.arange(train.n_rows))
-    by_source: dict[str, list[int]] = {}
-    for row in suspects:
-        by_source.setdefault(str(source[row]), []).append(int(position[row]))
-    drop_rows = {
+    drop_rows = SuspectRemoval(
+        count=int(suspects.size),
+        examined=int(examined.size),
+        training_rows=int(train.n_rows),
+        rows=tuple(RowRef(str(source[row]), int(position[row])) for row in suspects),
         **without(suspects),
-        "count": int(suspects.size),
-        "examined": int(examined.size),
-        "training_rows": int(train.n_rows),
-        "by_source": by_source,
-    }
-    score = drop_rows["score_before"]
+    )
 
-    seen = set(own) | set(candidates if looked_at is None else looked_at)
+    looked_at = sorted(candidates if looked_at is None else looked_at)
+    seen = set(own) | set(looked_at)
     focus = np.flatnonzero(np.isin(source, sorted(seen)))
     if focus.size == train.n_rows:  # every row: the arrays themselves, not a copy
         subset = Dataset(train.X, train.y, groups=source, feature_names=train.feature_names)
@@ -198,13 +196,29 @@ def buyer_insights(
             train.X[focus], train.y[focus], groups=source[focus], feature_names=train.feature_names
         )
     values = KNNShapley(k=k, task=task).fit(rows, valid).result_.values
-    return BuyerInsights(
-        score=score,
-        sources=sources,
-        drop_rows=drop_rows,
-        source_suspects=source_suspects,
+    report = InsightReport(
+        metric=scorer,
+        suspect_share=share,
+        looked_at=tuple(looked_at),
+        prune=Prune(score=drop_rows.score_before, sources=tuple(sources), suspects=drop_rows),
         debug=_debug(subset, valid, model, task, k),
         sensitivity=_sensitivity(subset, valid, task),
+        rows=RowValues(
+            k=k,
+            by_source=tuple(
+                RowSummary(
+                    source=name,
+                    rows=int((source == name).sum()),
+                    positive_rows=int(((source == name) & (values > 0)).sum()),
+                    value_sum=float(values[source == name].sum()),
+                )
+                for name in candidates
+            ),
+        ),
+    )
+    return BuyerInsights(
+        report=report,
+        source_suspects=source_suspects,
         values=values,
         source=source,
         position=position,
@@ -227,17 +241,18 @@ def _examined(source: np.ndarray, max_rows: int | None, random_state: int | None
     return np.sort(np.concatenate(picked))
 
 
-def _debug(train: Dataset, valid: Dataset, model: Any, task: str, k: int) -> dict[str, Any]:
+def _debug(train: Dataset, valid: Dataset, model: Any, task: str, k: int) -> Debug:
     if task != "classification":
-        return {"error": "explanations of mispredictions are for classification tasks"}
-    return {
-        "points": explain_mispredictions(train, valid, model=model, k=k),
-        "n_valid": valid.n_rows,
-    }
+        return Debug(
+            n_valid=valid.n_rows,
+            error="explanations of mispredictions are for classification tasks",
+        )
+    points = explain_mispredictions(train, valid, model=model, k=k)
+    return Debug(points=tuple(points), n_valid=valid.n_rows)
 
 
-def _sensitivity(train: Dataset, valid: Dataset, task: str) -> dict[str, Any]:
+def _sensitivity(train: Dataset, valid: Dataset, task: str) -> Sensitivity:
     try:
         return sensitivity_report(train, valid, task=task)
     except ValueError as exc:  # e.g. a singular design: say why instead of failing the rest
-        return {"error": str(exc)}
+        return Sensitivity(n_rows=train.n_rows, error=str(exc))

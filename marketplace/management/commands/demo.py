@@ -25,7 +25,8 @@ from config.celery import WORKER_FLAGS
 from config.celery import app as celery_app
 from marketplace.demo import PASSWORD, demo_market, demo_task
 from marketplace.models import Task, TaskInsight
-from marketplace.services.insights import insight_for, task_row_offer
+from marketplace.selectors.insights import insight_for
+from marketplace.services.insights import task_row_offer
 from marketplace.services.tasks import task_progress, task_status
 from pricing.explanation import Line
 
@@ -213,46 +214,46 @@ class Command(BaseCommand):
         self.stdout.write(
             f"\nWhat else the worker found ({time.monotonic() - started:.1f} s after the quote):"
         )
-        if seen["status"] != TaskInsight.Status.READY:
-            self.stdout.write(f"  the insights failed: {seen['error']}")
+        if seen.status != TaskInsight.Status.READY:
+            self.stdout.write(f"  the insights failed: {seen.error}")
             return
-        report = seen["report"]
+        report = seen.report
         self.stdout.write("  Dropping each dataset, refitted (change in points, 95% interval):")
-        for item in report["prune"]["datasets"]:
-            verdict = "drop it" if item["suggested"] else "no confident gain"
+        for item in report.prune.sources:
+            verdict = "drop it" if item.suggested else "no confident gain"
             self.stdout.write(
-                f"    #{item['dataset']:<3} {item['title']:<24} {item['change'] * 100:+6.2f} "
-                f"({item['change_lower'] * 100:+.2f} to {item['change_upper'] * 100:+.2f})  "
+                f"    #{item.source:<3} {item.title:<24} {item.change * 100:+6.2f} "
+                f"({item.change_lower * 100:+.2f} to {item.change_upper * 100:+.2f})  "
                 f"{verdict}"
             )
-        rows = report["prune"]["rows"]
+        rows = report.prune.suspects
         where = ", ".join(
-            f"{part['count']} in {'your data' if name == 'own' else '#' + name}"
-            for name, part in rows["by_dataset"].items()
+            f"{len(refs)} in {'your data' if dataset is None else f'#{dataset}'}"
+            for dataset, refs in rows.by_player().items()
         )
         self.stdout.write(
-            f"  The {rows['count']} lowest-valued rows ({where}): dropping them changes "
-            f"{task.metric} by {rows['change'] * 100:+.2f} points "
-            f"({rows['change_lower'] * 100:+.2f} to {rows['change_upper'] * 100:+.2f})."
+            f"  The {rows.count} lowest-valued rows ({where}): dropping them changes "
+            f"{task.metric} by {rows.change * 100:+.2f} points "
+            f"({rows.change_lower * 100:+.2f} to {rows.change_upper * 100:+.2f})."
         )
-        debug = report["debug"]
-        if "points" in debug:
+        debug = report.debug
+        if not debug.error:
             self.stdout.write(
-                f"  Wrong predictions: {len(debug['points'])} of {debug['n_valid']} validation "
+                f"  Wrong predictions: {len(debug.points)} of {debug.n_valid} validation "
                 "rows, each with the training rows that pulled it the wrong way "
                 "(their positions show once bought)."
             )
-        loss = report["sensitivity"].get("loss")
-        if loss and loss["k"] is not None:
+        loss = report.sensitivity.loss
+        if loss and loss.k is not None:
             self.stdout.write(
-                f"  Sensitivity: dropping {loss['k']} of {report['sensitivity']['n_rows']} "
-                f"training rows raises the {loss['name']} from {loss['original']:.3f} past "
-                f"{loss['threshold']:.3f}; refitted: {loss['refit']:.3f}."
+                f"  Sensitivity: dropping {loss.k} of {report.sensitivity.n_rows} "
+                f"training rows raises the {loss.name} from {loss.original:.3f} past "
+                f"{loss.threshold:.3f}; refitted: {loss.refit:.3f}."
             )
         budget = task.budget_cents // 4
         offer = task_row_offer(task=task, user=task.consumer, budget_cents=budget)
-        counts = ", ".join(f"{len(r)} of #{d}" for d, r in offer["rows"].items()) or "none"
+        counts = ", ".join(f"{len(r)} of #{d}" for d, r in offer.rows.items()) or "none"
         self.stdout.write(
-            f"  Row-level offer within {cents(budget)}: {counts} for {cents(offer['price_cents'])}"
+            f"  Row-level offer within {cents(budget)}: {counts} for {cents(offer.price_cents)}"
             " (each row priced from its value; buy it on the task's rows page)."
         )

@@ -18,9 +18,10 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from marketplace.models import Order, Task, TaskInsight
+from marketplace.selectors.insights import ReadableInsight, insight_for
 from marketplace.selectors.tasks import task_list
 from marketplace.services.errors import ServiceError
-from marketplace.services.insights import insight_for, task_row_offer
+from marketplace.services.insights import task_row_offer
 from marketplace.services.purchases import task_purchase
 from marketplace.services.tasks import task_status
 from marketplace.web.access import role_required
@@ -58,17 +59,16 @@ def _own_task(request, pk: int) -> Task:
     return get_object_or_404(task_list(user=request.user), pk=pk)
 
 
-def _buy_rows(request, task: Task, seen: dict) -> dict:
+def _buy_rows(request, task: Task, seen: ReadableInsight) -> dict:
     """The once-only work of a row purchase: buy the offer the page showed, not a newer one
     made in another tab meanwhile."""
-    offer = seen["row_offer"] or {}
     order = task_purchase(
         task=task,
         user=request.user,
         kind=Order.Kind.ROWS,
         offer_key=request.POST.get("offer", ""),
     )
-    return {"order": order.pk, "rows": sum(len(rows) for rows in offer["rows"].values())}
+    return {"order": order.pk, "rows": seen.row_offer.n_rows}
 
 
 @role_required("consumer")
@@ -77,7 +77,7 @@ def task_rows(request, pk: int):
     task = _own_task(request, pk)
     seen = insight_for(task=task, user=request.user)
     action = request.POST.get("action") if request.method == "POST" else None
-    budget = (seen["row_offer"] or {}).get("budget_cents", task.budget_cents)
+    budget = seen.row_offer.budget_cents if seen.row_offer else task.budget_cents
     form = RowBudgetForm(
         request.POST if action == "offer" else None,
         task=task,
@@ -117,7 +117,7 @@ def task_rows(request, pk: int):
             status_code = 400
     task.refresh_from_db()
     insights = task_insights(seen, chart_prefix=f"task-{task.pk}")
-    offer = seen["row_offer"]
+    offer = seen.row_offer
     context = {
         "task": task,
         "status": task_status(task),
