@@ -147,3 +147,11 @@ def test_the_registry_reaches_every_method():
         if inspect.isclass(cls) and hasattr(cls, "method_name") and not inspect.isabstract(cls)
     }
     assert defined - reached == set()
+
+
+@pytest.mark.parametrize(("name", "n_players"), _cases())
+def test_validation_rows_of_another_width_are_refused_by_name(name, n_players):
+    train, valid = _data(n_players)
+    narrow = Dataset(valid.X[:, :3], valid.y)
+    with pytest.raises(ValueError, match="valid has 3 feature columns but train has 4"):
+        _build(name, n_players).fit(train, narrow)

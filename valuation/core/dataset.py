@@ -132,6 +132,15 @@ class Dataset:
         """Number of feature columns."""
         return int(self.X.shape[1])
 
+    def check_features(self, **others: Dataset | None) -> None:
+        """Refuse datasets (``valid=…``, ``baseline=…``; None is skipped) whose feature
+        count differs from this training set's, naming the first that does."""
+        for name, data in others.items():
+            if data is not None and data.n_features != self.n_features:
+                raise ValueError(
+                    f"{name} has {data.n_features} feature columns but train has {self.n_features}"
+                )
+
     @cached_property
     def player_names(self) -> np.ndarray:
         """One name per player, in player order; rows are named by their positions (built

@@ -98,10 +98,7 @@ def explain_mispredictions(
             "explain_mispredictions is for classification: a regression model or continuous "
             "labels have no mispredicted rows to explain"
         )
-    if valid.n_features != train.n_features:
-        raise ValueError(
-            f"valid has {valid.n_features} feature columns but train has {train.n_features}"
-        )
+    train.check_features(valid=valid)
     predicted = _predict(model, train, valid.X)
     wrong = np.flatnonzero(predicted != valid.y)[:max_points]
     if wrong.size == 0:
@@ -201,10 +198,7 @@ def sensitivity_report(
         raise ValueError(f"max_coefficients must be an int, got {max_coefficients!r}")
     if max_coefficients < 0:
         raise ValueError(f"max_coefficients must be >= 0, got {max_coefficients}")
-    if valid.n_features != train.n_features:
-        raise ValueError(
-            f"valid has {valid.n_features} feature columns but train has {train.n_features}"
-        )
+    train.check_features(valid=valid)
     model = "logistic" if task == "classification" else "ridge"
     classes = np.unique(train.y) if task == "classification" else None
     if classes is not None and classes.size < 2:

@@ -109,11 +109,7 @@ class ModelUtility:
         ValueError
             When the feature counts differ or the scorer does not fit the task.
         """
-        for name, data in (("valid", valid), ("baseline", baseline)):
-            if data is not None and data.n_features != train.n_features:
-                raise ValueError(
-                    f"{name} has {data.n_features} feature columns but train has {train.n_features}"
-                )
+        train.check_features(valid=valid, baseline=baseline)
         task = self._task(train)
         default = "accuracy" if task == "classification" else "r2"
         scorer = get_scorer(default if self.scorer is None else self.scorer)

@@ -194,10 +194,7 @@ class KNNShapley(RowValuation):
                 "KNNShapley takes no baseline: rows that are always present change the "
                 "closed form; value baseline ∪ train with a generic method instead"
             )
-        if valid.n_features != train.n_features:
-            raise ValueError(
-                f"valid has {valid.n_features} feature columns but train has {train.n_features}"
-            )
+        train.check_features(valid=valid)
         if isinstance(self.k, bool) or not isinstance(self.k, int | np.integer) or self.k < 1:
             raise ValueError(f"k must be a positive int, got {self.k!r}")
         if self.task not in ("classification", "regression"):

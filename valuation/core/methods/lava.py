@@ -192,11 +192,7 @@ class LAVA(RowValuation):
     ) -> tuple[Dataset, Dataset, Dataset | None]:
         if not isinstance(train, Dataset) or not isinstance(valid, Dataset):
             raise ValueError("LAVA values a Dataset against a validation Dataset (valid)")
-        for name, data in (("valid", valid), ("baseline", baseline)):
-            if data is not None and data.n_features != train.n_features:
-                raise ValueError(
-                    f"{name} has {data.n_features} feature columns but train has {train.n_features}"
-                )
+        train.check_features(valid=valid, baseline=baseline)
         if not self.epsilon > 0:
             raise ValueError(f"epsilon must be positive, got {self.epsilon!r}")
         if train.n_rows + (0 if baseline is None else baseline.n_rows) < 2:

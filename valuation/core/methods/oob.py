@@ -119,7 +119,7 @@ class DataOOB(RowValuation):
             The players' rows.
         valid : Dataset, optional
             Not used: Data-OOB scores the training rows themselves. Accepted so that every
-            method is called alike.
+            method is called alike, and refused alike when its width differs from train's.
         baseline : Dataset, optional
             Rows added to every learner's training set; never valued.
 
@@ -155,7 +155,7 @@ class DataOOB(RowValuation):
         if chunked and self.random_state is None:
             raise ValueError("chunked runs need an integer random_state shared by all chunks")
         self.seed_ = resolve_seed(self.random_state)
-        self._check_data(train, baseline)
+        self._check_data(train, valid, baseline)
         task = self._task(train)
         return _Bagging(train, baseline, self.seed_, task, self._template(task))
 
@@ -206,14 +206,10 @@ class DataOOB(RowValuation):
                 f"task must be 'auto', 'classification' or 'regression', not {self.task!r}"
             )
 
-    def _check_data(self, train: Dataset, baseline: Dataset | None) -> None:
+    def _check_data(self, train: Dataset, valid: Dataset | None, baseline: Dataset | None) -> None:
         if not isinstance(train, Dataset):
             raise ValueError(f"train must be a Dataset, not {type(train).__name__}")
-        if baseline is not None and baseline.n_features != train.n_features:
-            raise ValueError(
-                f"baseline has {baseline.n_features} feature columns but train has "
-                f"{train.n_features}"
-            )
+        train.check_features(valid=valid, baseline=baseline)
         if self.bags is not None:
             for b, bag in enumerate(self.bags):
                 players = np.asarray(bag)

@@ -247,6 +247,7 @@ class TransferredShapley(MergedResult, Valuation):
             return train
         if not isinstance(train, Dataset) or not isinstance(valid, Dataset):
             raise ValueError("TransferredShapley values a Dataset against valid, or a Game")
+        train.check_features(valid=valid, baseline=baseline)
         X = train.X if baseline is None else np.concatenate([baseline.X, train.X])
         transformer = self._transformer()
         if transformer is not None:

@@ -328,10 +328,7 @@ def build_setup(
         raise ValueError(f"alpha must be >= 0, got {alpha!r}")
     if not isinstance(train, Dataset):
         raise ValueError(f"train must be a Dataset, not {type(train).__name__}")
-    if baseline is not None and baseline.n_features != train.n_features:
-        raise ValueError(
-            f"baseline has {baseline.n_features} feature columns but train has {train.n_features}"
-        )
+    train.check_features(baseline=baseline)
     X = train.X if baseline is None else np.concatenate([baseline.X, train.X])
     y = train.y if baseline is None else np.concatenate([baseline.y, train.y])
     Z = np.column_stack([X, np.ones(X.shape[0])]) if fit_intercept else X

@@ -91,10 +91,7 @@ class Influence(RowValuation):
         if not isinstance(valid, Dataset):
             raise ValueError("Influence works per validation row: pass valid")
         setup = build_setup(self.model, self.alpha, self.fit_intercept, train, baseline)
-        if valid.n_features != train.n_features:
-            raise ValueError(
-                f"valid has {valid.n_features} feature columns but train has {train.n_features}"
-            )
+        train.check_features(valid=valid)
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         return setup, valid
