@@ -57,6 +57,14 @@ def resolve_seed(random_state: int | None) -> int:
     return int(random_state)
 
 
+def chunk_seed(random_state: int | None) -> int:
+    """The seed every chunk of a run shares: ``random_state``, which a chunked run must be
+    given (each chunk drawing its own entropy would not add up to one run)."""
+    if random_state is None:
+        raise ValueError("chunked runs need an integer random_state shared by all chunks")
+    return resolve_seed(random_state)
+
+
 def chunk_ranges(n_units: int, chunk_size: int) -> list[tuple[int, int]]:
     """Cut ``[0, n_units)`` into consecutive ``(start, stop)`` ranges of ``chunk_size``."""
     if chunk_size < 1:

@@ -32,6 +32,7 @@ from sklearn.base import BaseEstimator
 from valuation.core.chunking import (
     TableKind,
     UtilityTable,
+    chunk_seed,
     resolve_seed,
     sample_rng,
     table_units,
@@ -294,8 +295,7 @@ class SamplingValuation(MergedResult, Valuation):
 
         Needs an integer ``random_state``. Sets ``n_utility_evaluations_`` for the chunk.
         """
-        if self.random_state is None:
-            raise ValueError("chunked runs need an integer random_state shared by all chunks")
+        chunk_seed(self.random_state)
         if not 0 <= start <= stop:
             raise ValueError(f"invalid chunk [{start}, {stop})")
         game = self._game(train, valid, baseline)

@@ -26,7 +26,7 @@ from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils.validation import has_fit_parameter
 
-from valuation.core.chunking import resolve_seed, sample_rng
+from valuation.core.chunking import chunk_seed, resolve_seed, sample_rng
 from valuation.core.dataset import Dataset
 from valuation.core.methods.base import RowValuation
 from valuation.core.progress import ProgressCallback, ProgressReporter
@@ -152,9 +152,7 @@ class DataOOB(RowValuation):
         self, train: Dataset, valid: Dataset | None, baseline: Dataset | None, *, chunked: bool
     ) -> _Bagging:
         """The checked data and the run's seed (recorded in ``seed_``)."""
-        if chunked and self.random_state is None:
-            raise ValueError("chunked runs need an integer random_state shared by all chunks")
-        self.seed_ = resolve_seed(self.random_state)
+        self.seed_ = (chunk_seed if chunked else resolve_seed)(self.random_state)
         self._check_data(train, valid, baseline)
         task = self._task(train)
         return _Bagging(train, baseline, self.seed_, task, self._template(task))

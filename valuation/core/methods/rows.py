@@ -62,7 +62,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from valuation.core.chunking import resolve_seed, sample_rng
+from valuation.core.chunking import chunk_seed, resolve_seed, sample_rng
 from valuation.core.control import RidgeControl, control_flops, tracks
 from valuation.core.dataset import Dataset
 from valuation.core.detection import copy_attribution
@@ -371,8 +371,7 @@ class RowShapley(Valuation):
         stop: int,
     ) -> RowCredits:
         """Do units ``[start, stop)``; sets ``n_utility_evaluations_`` for the chunk."""
-        if self.random_state is None:
-            raise ValueError("chunked runs need an integer random_state shared by all chunks")
+        chunk_seed(self.random_state)
         self._check()
         if not 0 <= start <= stop:
             raise ValueError(f"invalid chunk [{start}, {stop})")

@@ -70,7 +70,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from valuation.core.chunking import UtilityTable, resolve_seed, sample_rng
+from valuation.core.chunking import UtilityTable, chunk_seed, resolve_seed, sample_rng
 from valuation.core.dataset import Dataset
 from valuation.core.game import Game, RunUtility
 from valuation.core.methods.base import Valuation
@@ -360,10 +360,8 @@ class StratifiedSemivalue(Valuation):
 
         Needs an integer ``random_state``; sets ``n_utility_evaluations_`` for the chunk.
         """
-        if self.random_state is None:
-            raise ValueError("chunked runs need an integer random_state shared by all chunks")
+        seed = chunk_seed(self.random_state)
         game = self._game(train, valid, baseline)
-        seed = resolve_seed(self.random_state)
         n = game.n_players
         total = self._total_units(n)
         if not 0 <= start <= stop <= total:

@@ -44,7 +44,7 @@ from sklearn.base import TransformerMixin, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from valuation.core.chunking import resolve_seed
+from valuation.core.chunking import chunk_seed, resolve_seed
 from valuation.core.dataset import Dataset
 from valuation.core.game import Game, RunUtility, coalition_mask
 from valuation.core.methods.base import MergedResult, Valuation
@@ -195,9 +195,7 @@ class TransferredShapley(MergedResult, Valuation):
         stop: int,
     ) -> ValuationResult:
         """Value chains ``[start, stop)``; partials merge with ``+``. Needs an int seed."""
-        if self.random_state is None:
-            raise ValueError("chunked runs need an integer random_state shared by all chunks")
-        self.seed_ = resolve_seed(self.random_state)
+        self.seed_ = chunk_seed(self.random_state)
         run = RunUtility(self._proxy_game(train, valid, baseline))
         result = self._chains_result(train, run, start, stop)
         self.n_utility_evaluations_ = run.n_evaluations
