@@ -2,7 +2,8 @@
 
 Shapley values by the permutation definition (the average marginal over all n! orders),
 Banzhaf and leave-one-out by their definitions, in exact fractions over a utility given as a
-function of a frozenset. Small n only.
+function of a frozenset. Small n only. Also the per-owner sums of row values, and the
+breast-cancer rows the row-game tests value.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from itertools import combinations, permutations
 from math import factorial
 
 import numpy as np
+from sklearn.datasets import load_breast_cancer
 
 from valuation.core.game import Game
 from valuation.core.games import TableGame
@@ -91,3 +93,18 @@ class RecordingGame(Game):
     def _evaluate(self, players):
         self.calls.append(players)
         return float(self.function(frozenset(players)))
+
+
+def owner_sums(values, owners) -> np.ndarray:
+    """Sum of the row ``values`` of each owner, owners in order of their first row."""
+    names, codes = np.unique(owners, return_inverse=True)
+    order = [list(names).index(o) for o in dict.fromkeys(owners)]  # first-appearance order
+    return np.bincount(codes, weights=values)[order]
+
+
+def cancer(n_train: int, n_valid: int = 60, seed: int = 0):
+    """Standardised breast-cancer rows: ``n_train`` to value, ``n_valid`` to score on."""
+    X, y = load_breast_cancer(return_X_y=True)
+    rows = np.random.default_rng(seed).permutation(len(y))[: n_train + n_valid]
+    X, y = ((X - X.mean(axis=0)) / X.std(axis=0))[rows], y[rows]
+    return X[:n_train], y[:n_train], X[n_train:], y[n_train:]

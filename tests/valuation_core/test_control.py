@@ -12,7 +12,7 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from tests.valuation_core.test_rows import cancer, owner_sums
+from tests.valuation_core.oracles import cancer, owner_sums
 from valuation.core import Dataset, ExactShapley, ModelUtility, RowShapley, fit_chunked
 from valuation.core.control import RidgeControl, tracks
 from valuation.core.games import AdditiveGame

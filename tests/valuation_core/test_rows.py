@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sklearn.datasets import load_breast_cancer
 from sklearn.naive_bayes import GaussianNB
 
-from tests.valuation_core.oracles import as_floats, shapley_by_permutations
+from tests.valuation_core.oracles import as_floats, cancer, owner_sums, shapley_by_permutations
 from valuation.core import (
     Dataset,
     ExactShapley,
@@ -24,14 +23,6 @@ from valuation.core import (
 )
 from valuation.core.games import AdditiveGame
 from valuation.core.methods.rows import canonical_order, size_strata
-
-
-def cancer(n_train: int, n_valid: int = 60, seed: int = 0):
-    """Standardised breast-cancer rows: ``n_train`` to value, ``n_valid`` to score on."""
-    X, y = load_breast_cancer(return_X_y=True)
-    rows = np.random.default_rng(seed).permutation(len(y))[: n_train + n_valid]
-    X, y = ((X - X.mean(axis=0)) / X.std(axis=0))[rows], y[rows]
-    return X[:n_train], y[:n_train], X[n_train:], y[n_train:]
 
 
 def row_game_values(X, y, Xv, yv) -> np.ndarray:
@@ -51,12 +42,6 @@ def ten():
     owners = np.array(["a", "a", "a", "a", "b", "b", "b", "c", "c", "c"])
     exact = row_game_values(X, y, Xv, yv).result_.values
     return X, y, Xv, yv, owners, exact
-
-
-def owner_sums(values, owners) -> np.ndarray:
-    names, codes = np.unique(owners, return_inverse=True)
-    order = [list(names).index(o) for o in dict.fromkeys(owners)]  # first-appearance order
-    return np.bincount(codes, weights=values)[order]
 
 
 # --- oracles on tiny row games ------------------------------------------------------------
