@@ -21,12 +21,13 @@ demo: $(STAMP)
 	$(BIN)/python manage.py demo
 
 ## ruff (lint + format check) and the whole pytest suite, one test process per core
-## (pytest-xdist; a module's tests stay in one process, so its shared fixtures build once).
+## (pytest-xdist; a module's tests stay in one process, so its shared fixtures build once;
+## modules in the order tests/conftest.py gives, the longest first).
 TEST_PROCESSES ?= auto
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

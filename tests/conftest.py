@@ -13,10 +13,22 @@ from tests.support.builders import build_task_market, quoted_task
 from tests.support.contract_market import Market, build_market
 from tests.support.shared import Shared, built_once_fixture, order_by_shared_state, shared_fixture
 
+#: Folders of the longest modules, in the order they run: tests that start processes
+#: (a live stack, a worker, the demo), then tests that drive a browser, then the rest.
+LONGEST_FIRST = ("integration", "ui")
+
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items):
     order_by_shared_state(items)
+    # Over several pytest processes (make test) the run ends when its last module does: the
+    # long ones go first, so that the short ones fill the gaps at the end.
+    items.sort(
+        key=lambda item: next(
+            (i for i, folder in enumerate(LONGEST_FIRST) if item.path.parent.name == folder),
+            len(LONGEST_FIRST),
+        )
+    )
 
 
 @pytest.fixture(autouse=True)
