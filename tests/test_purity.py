@@ -7,6 +7,7 @@ import pytest
 
 PURE_MODULES = [
     "valuation.core",
+    "valuation.core.records",
     "valuation.core.report",
     "valuation.core.insights",
     "pricing",
