@@ -96,8 +96,9 @@ class DatasetDetailOut(DatasetOut):
         "empty when it is on sale."
     )
     quality = serializers.SerializerMethodField(
-        help_text="The owner's: upload checks, screening numbers (similar_to, label_flips, "
-        "trigger) and the intrinsic quality report (report); null for others."
+        help_text="The owner's: upload checks (duplicate_rows_within_file, "
+        "overlap_with_other_providers), what the screening measured (screening) and the "
+        "intrinsic quality report (report), versioned; null for others."
     )
     quality_from_tasks = serializers.SerializerMethodField(
         help_text="The owner's: what consumers' tasks found, as aggregates; null for others."
@@ -121,7 +122,8 @@ class DatasetDetailOut(DatasetOut):
         return dataset.owner_id == self._viewer().pk
 
     def get_quality(self, dataset) -> dict | None:
-        return dataset_quality_for(user=self._viewer(), dataset=dataset)
+        quality = dataset_quality_for(user=self._viewer(), dataset=dataset)
+        return None if quality is None else quality.to_dict()
 
     @extend_schema_field(QualityFromTasksOut(allow_null=True))
     def get_quality_from_tasks(self, dataset) -> dict | None:
