@@ -8,6 +8,7 @@ import pytest
 PURE_MODULES = [
     "valuation.core",
     "valuation.core.records",
+    "marketplace.quality",
     "valuation.core.report",
     "valuation.core.insights",
     "pricing",
