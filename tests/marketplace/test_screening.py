@@ -132,6 +132,18 @@ def test_a_planted_trigger_is_held_naming_the_column_and_the_label(provider, oth
     assert "share f1 = 12" in dataset.hold_reason and "labelled 1" in dataset.hold_reason
 
 
+def test_the_review_page_gives_staff_every_screen_s_numbers(provider, other, staff):
+    published(other, table_csv(120, seed=6))
+    dataset = screened(create(provider, trigger_csv(120, 1)).pk)
+    flips = quality_of(dataset).screening.label_flips
+    client = Client()
+    client.force_login(staff)
+    page = client.get("/review/").content.decode()
+    assert f"{flips.change_points:+.1f} pts, p = {flips.p_value:.3f}" in page
+    assert f"({flips.flagged_rows} rows, judged by other providers)" in page
+    assert "rows with f1 = 12 (z " in page and "labelled 1" in page
+
+
 def test_screening_twice_changes_nothing(provider):
     dataset = screened(create(provider, table_csv(60)).pk)
     again = screened(dataset.pk)
