@@ -204,6 +204,7 @@ def screen_child(dataset_id: int) -> dict:
 
     django.setup()
     from marketplace.models import Dataset
+    from marketplace.quality import DatasetQuality
     from marketplace.services.screening import dataset_screen
 
     # The upload as a worker finds it, whatever the benchmark's own uploads did.
@@ -215,7 +216,7 @@ def screen_child(dataset_id: int) -> dict:
         "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "status": dataset.status,
         "hold_reason": dataset.hold_reason,
-        "similar_to": dataset.quality.get("similar_to", {}),
+        "similar_to": DatasetQuality.from_dict(dataset.quality).similar_to,
     }
 
 

@@ -7,6 +7,8 @@ import pytest
 
 PURE_MODULES = [
     "valuation.core",
+    "valuation.core.records",
+    "marketplace.quality",
     "valuation.core.report",
     "valuation.core.insights",
     "pricing",

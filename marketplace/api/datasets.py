@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from config.api import ApiSchema, ErrorSerializer, UploadField, api_schema
 from marketplace.api.permissions import IsProvider
+from marketplace.api.quality import DatasetQualityOut
 from marketplace.models import Dataset
 from marketplace.selectors.datasets import (
     dataset_can_download,
@@ -96,8 +97,8 @@ class DatasetDetailOut(DatasetOut):
         "empty when it is on sale."
     )
     quality = serializers.SerializerMethodField(
-        help_text="The owner's: upload checks, screening numbers (similar_to, label_flips, "
-        "trigger) and the intrinsic quality report (report); null for others."
+        help_text="The owner's: upload checks, what the screening measured and the quality "
+        "report on the file alone; null for others."
     )
     quality_from_tasks = serializers.SerializerMethodField(
         help_text="The owner's: what consumers' tasks found, as aggregates; null for others."
@@ -120,8 +121,10 @@ class DatasetDetailOut(DatasetOut):
     def _is_owner(self, dataset) -> bool:
         return dataset.owner_id == self._viewer().pk
 
+    @extend_schema_field(DatasetQualityOut(allow_null=True))
     def get_quality(self, dataset) -> dict | None:
-        return dataset_quality_for(user=self._viewer(), dataset=dataset)
+        quality = dataset_quality_for(user=self._viewer(), dataset=dataset)
+        return None if quality is None else DatasetQualityOut(quality).data
 
     @extend_schema_field(QualityFromTasksOut(allow_null=True))
     def get_quality_from_tasks(self, dataset) -> dict | None:

@@ -41,6 +41,8 @@ class Dataset(models.Model):
     n_columns = models.PositiveIntegerField()
     task_type = models.CharField(max_length=20)
     preview = models.JSONField(default=list)
+    #: A ``marketplace.quality.DatasetQuality.to_dict`` (versioned), written at upload and
+    #: completed by the screening; read through ``DatasetQuality.from_dict``.
     quality = models.JSONField(default=dict)
     #: Rows per text column that a spreadsheet would run as a formula (``=HYPERLINK(...)``),
     #: found at upload and shown to buyers, who may download those cells neutralised.

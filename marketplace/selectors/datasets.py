@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from django.db.models import Q, QuerySet
 
 from marketplace.models import Dataset, Entitlement
+from marketplace.quality import DatasetQuality
 
 
 def dataset_visible(*, user) -> QuerySet[Dataset]:
@@ -14,22 +17,26 @@ def dataset_visible(*, user) -> QuerySet[Dataset]:
     ).select_related("owner")
 
 
-def dataset_quality_for(*, user, dataset: Dataset) -> dict | None:
+def dataset_quality_for(*, user, dataset: Dataset) -> DatasetQuality | None:
     """What ``user`` may read of a dataset's quality document: its owner reads it, with the
     datasets it was measured against named only where the owner may see them (another
     provider's held upload must not be revealed); anyone else reads nothing."""
     if dataset.owner_id != user.pk:
         return None
-    quality = dict(dataset.quality)
-    if quality.get("similar_to"):
-        named = {
-            str(pk)
-            for pk in dataset_visible(user=user)
-            .filter(pk__in=[int(pk) for pk in quality["similar_to"]])
-            .values_list("pk", flat=True)
-        }
-        quality["similar_to"] = {pk: sm for pk, sm in quality["similar_to"].items() if pk in named}
-    return quality
+    quality = DatasetQuality.from_dict(dataset.quality)
+    screening = quality.screening
+    if screening is None or not screening.similar_to:
+        return quality
+    named = {
+        str(pk)
+        for pk in dataset_visible(user=user)
+        .filter(pk__in=[int(pk) for pk in screening.similar_to])
+        .values_list("pk", flat=True)
+    }
+    similar_to = {pk: sm for pk, sm in screening.similar_to.items() if pk in named}
+    return dataclasses.replace(
+        quality, screening=dataclasses.replace(screening, similar_to=similar_to)
+    )
 
 
 def dataset_entitlement(*, user, dataset: Dataset) -> Entitlement | None:

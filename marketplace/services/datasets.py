@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import F
 
 from marketplace.models import Dataset, Entitlement
+from marketplace.quality import DatasetQuality
 from marketplace.selectors.datasets import dataset_entitlement
 from marketplace.selectors.insights import entitled_rows
 from marketplace.services import rowhashes
@@ -121,10 +122,10 @@ def dataset_create(
         overlap = overlaps[best] / len(unique_hashes)
         if overlap >= settings.DATAFAIR_DUPLICATE_HOLD_FRACTION:
             duplicate_of = Dataset.objects.get(pk=best)
-    quality = {
-        "duplicate_rows_within_file": int(len(hashes) - len(unique_hashes)),
-        "overlap_with_other_providers": round(overlap, 6),
-    }
+    quality = DatasetQuality(
+        duplicate_rows_within_file=int(len(hashes) - len(unique_hashes)),
+        overlap_with_other_providers=round(overlap, 6),
+    )
     columnar = io.BytesIO()
     frame.to_parquet(columnar, index=False)
     dataset = Dataset(
@@ -142,7 +143,7 @@ def dataset_create(
         n_columns=frame.shape[1],
         task_type=schema.task,
         preview=_preview(frame, preview_policy, seed=int(sha[:8], 16)),
-        quality=quality,
+        quality=quality.to_dict(),
         formula_cells=formula_cells(frame, schema),
         duplicate_of=duplicate_of,
         status=Dataset.Status.SCREENING,

@@ -15,7 +15,10 @@ same as ``python -m valuation screen``), with this deployment's thresholds (:fun
   probe's accuracy by ``DATAFAIR_POISON_HOLD_POINTS`` points beyond chance.
 * **backdoor triggers** — the LAVA screen against the same reference.
 * **the provider's report** — :func:`~valuation.core.quality.cross_fitted_quality_report`
-  on the upload alone (no consumer's data), stored in ``quality["report"]``.
+  on the upload alone (no consumer's data).
+
+What was measured completes the dataset's quality document (:class:`~marketplace.quality.
+DatasetQuality`: ``screening``, the screens' numbers, and ``report``).
 
 The label screens need classes, so a regression upload gets the similarity check and the
 report only. Cost is bounded whatever the upload's size: the detectors and the report see a
@@ -31,6 +34,7 @@ market, and the distances of a similarity are computed in fixed-size tiles.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -38,12 +42,14 @@ from django.conf import settings
 from django.db import transaction
 
 from marketplace.models import Dataset
+from marketplace.quality import DatasetQuality, IntrinsicReport
 from marketplace.services.audit import audit_record
 from valuation.core.catalog import DEFAULT_MODEL, make_model
 from valuation.core.dataset import Dataset as Rows
 from valuation.core.detection import (
     Findings,
     ScreeningRules,
+    ScreenNumbers,
     dataset_similarity,
     screen_labels,
     screen_similarity,
@@ -86,31 +92,39 @@ def dataset_screen(dataset_id: int) -> Dataset:
     if dataset.status != Dataset.Status.SCREENING:
         return dataset
     try:
-        findings = _screen(dataset)
+        findings, report = _screen(dataset)
     except TRANSIENT:
         raise  # the database was briefly unreachable: the unit is retried
     except Exception as exc:  # a bug or a corrupt file must not leave the upload in limbo
         logger.exception("screening dataset %s failed", dataset_id)
-        findings = Findings(reasons=[f"screening could not finish ({type(exc).__name__}: {exc})"])
-    return _record(dataset_id, findings)
+        return _record(dataset_id, [f"screening could not finish ({type(exc).__name__}: {exc})"])
+    return _record(dataset_id, findings.reasons, findings.numbers, report)
 
 
 def screening_abandon(dataset_id: int, reason: str) -> None:
     """Hold a dataset whose screening was given up (its worker was lost, or it failed, on
     every attempt), with the reason, for staff to review."""
-    _record(dataset_id, Findings(reasons=[f"screening could not finish: it {reason}"]))
+    _record(dataset_id, [f"screening could not finish: it {reason}"])
 
 
-def _record(dataset_id: int, findings: Findings) -> Dataset:
-    """Write a screening's verdict, only if the dataset is still SCREENING."""
+def _record(
+    dataset_id: int,
+    reasons: list[str],
+    numbers: ScreenNumbers | None = None,
+    report: IntrinsicReport | None = None,
+) -> Dataset:
+    """Write a screening's verdict — held for ``reasons``, if any — and what it measured
+    (None: it could not finish) into the upload's quality document, only if the dataset is
+    still SCREENING."""
     with transaction.atomic():
         locked = Dataset.objects.select_for_update().get(pk=dataset_id)
         if locked.status != Dataset.Status.SCREENING:
             return locked
-        locked.quality = {**locked.quality, **findings.numbers}
-        if findings.reasons:
+        quality = DatasetQuality.from_dict(locked.quality)
+        locked.quality = dataclasses.replace(quality, screening=numbers, report=report).to_dict()
+        if reasons:
             locked.status = Dataset.Status.HELD
-            locked.hold_reason = "; ".join(findings.reasons) + "; held for review"
+            locked.hold_reason = "; ".join(reasons) + "; held for review"
         else:
             locked.status = Dataset.Status.PUBLISHED
         locked.save(update_fields=["quality", "status", "hold_reason"])
@@ -118,7 +132,7 @@ def _record(dataset_id: int, findings: Findings) -> Dataset:
             actor=None,
             action="dataset.screen",
             obj=locked,
-            data={"status": locked.status, "reasons": findings.reasons},
+            data={"status": locked.status, "reasons": reasons},
         )
     return locked
 
@@ -135,7 +149,8 @@ def _sample(n: int, limit: int, rng: np.random.Generator) -> np.ndarray:
     return np.arange(n) if n <= limit else np.sort(rng.choice(n, limit, replace=False))
 
 
-def _screen(dataset: Dataset) -> Findings:
+def _screen(dataset: Dataset) -> tuple[Findings, IntrinsicReport]:
+    """The screens' verdict on ``dataset`` and the provider's report."""
     schema = Schema.from_dict(dataset.schema)
     candidates = (
         Dataset.objects.filter(status__in=[Dataset.Status.PUBLISHED, Dataset.Status.HELD])
@@ -191,8 +206,7 @@ def _screen(dataset: Dataset) -> Findings:
         random_state=seed,
         n_estimators=settings.DATAFAIR_DETECTOR_BAGS,
     )
-    findings.numbers["report"] = report.to_dict()
-    return findings
+    return findings, IntrinsicReport.of(report)
 
 
 def _similarity(X, other_X, seeds: np.random.Generator) -> float:

@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from marketplace.models import Dataset, Task
+from marketplace.quality import DatasetQuality
 from marketplace.services.datasets import read_upload
 from marketplace.services.errors import Conflict, PermissionDenied, ServiceError, Throttled
 from marketplace.services.insights import insight_schedule
@@ -348,7 +349,7 @@ def _similarity(datasets) -> dict[str, dict[str, float]] | None:
     pairs: dict[str, dict[str, float]] = {}
     for dataset in datasets:
         mine = str(dataset.pk)
-        for other, measured in dataset.quality.get("similar_to", {}).items():
+        for other, measured in DatasetQuality.from_dict(dataset.quality).similar_to.items():
             score = (float(measured) - chance) / (1 - chance)
             if other in ids and other != mine and score > 0:
                 score = max(score, pairs.get(mine, {}).get(other, 0.0))

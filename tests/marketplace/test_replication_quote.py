@@ -1,11 +1,15 @@
 """Overlap found at upload feeds the quote's replication penalty: providers whose data
 another provider also sells are paid a smaller share, and the money stays conserved."""
 
+import dataclasses
+
 import pytest
 
 from marketplace.models import Dataset, Task
+from marketplace.quality import DatasetQuality
 from tests.support.builders import submit
 from tests.support.jobs import run_task
+from valuation.core.detection import ScreenNumbers
 
 pytestmark = pytest.mark.django_db
 
@@ -18,12 +22,18 @@ def quote_for(consumer) -> dict:
     return task.quote["offer"]
 
 
+def measured_similar(dataset: Dataset, similar_to: dict[str, float]) -> None:
+    """Store ``similar_to`` as the dataset's screening measured it."""
+    quality = DatasetQuality.from_dict(dataset.quality)
+    screening = dataclasses.replace(quality.screening or ScreenNumbers(), similar_to=similar_to)
+    dataset.quality = dataclasses.replace(quality, screening=screening).to_dict()
+    dataset.save(update_fields=["quality"])
+
+
 def test_overlap_by_chance_costs_nothing(market, settings):
     _, ids, consumer = market
     for pk in ids[1:]:
-        dataset = Dataset.objects.get(pk=pk)
-        dataset.quality = {**dataset.quality, "similar_to": {str(ids[0]): 0.04}}
-        dataset.save(update_fields=["quality"])
+        measured_similar(Dataset.objects.get(pk=pk), {str(ids[0]): 0.04})
     offer = quote_for(consumer)
     assert offer["sale"] and offer["settlement"]["refund_cents"] == 0
     assert not any(line["numbers"].get("factor", 1) != 1 for line in offer["explanation"])
@@ -36,9 +46,7 @@ def test_overlapping_providers_share_less_and_the_rest_is_refunded(market):
     honest = [str(pk) for pk in ids[:2]]
     assert set(plain["bundle"]) == set(honest)
 
-    later = Dataset.objects.get(pk=ids[1])
-    later.quality = {**later.quality, "similar_to": {honest[0]: 0.43}}
-    later.save(update_fields=["quality"])
+    measured_similar(Dataset.objects.get(pk=ids[1]), {honest[0]: 0.43})
     penalised = quote_for(consumer)
     settlement = penalised["settlement"]
     pool = settlement["charge_cents"] - settlement["fee_cents"]

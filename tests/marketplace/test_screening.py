@@ -10,6 +10,7 @@ from django.db import OperationalError
 from django.test import Client
 
 from marketplace.models import AuditEvent, Dataset
+from marketplace.quality import DatasetQuality
 from marketplace.services.datasets import dataset_create
 from tests.support.builders import client_for, make_user, screened, table_csv, upload
 
@@ -20,6 +21,11 @@ def create(owner, data: bytes, title: str = "rows") -> Dataset:
     return dataset_create(
         owner=owner, upload=upload(data), title=title, label_column="y", license="CC0-1.0"
     )
+
+
+def quality_of(dataset: Dataset) -> DatasetQuality:
+    """The stored quality document, read as every reader reads it."""
+    return DatasetQuality.from_dict(dataset.quality)
 
 
 def frame_csv(frame: pd.DataFrame) -> bytes:
@@ -44,9 +50,10 @@ def test_an_upload_waits_in_screening_and_a_clean_one_is_then_published(provider
     assert dataset.status == Dataset.Status.SCREENING
     dataset = screened(dataset.pk)
     assert dataset.status == Dataset.Status.PUBLISHED and dataset.hold_reason == ""
-    assert dataset.quality["label_flips"]["reference"] == "none", "too few rows to self-judge"
-    assert dataset.quality["trigger"] is None
-    assert dataset.quality["duplicate_rows_within_file"] == 0, "upload's keys are kept"
+    quality = quality_of(dataset)
+    assert quality.screening.label_flips.reference == "none", "too few rows to self-judge"
+    assert quality.screening.label_flips.skipped and quality.screening.trigger is None
+    assert quality.duplicate_rows_within_file == 0, "upload's numbers are kept"
     screen = AuditEvent.objects.get(action="dataset.screen", object_id=str(dataset.pk))
     assert screen.data == {"status": "published", "reasons": []}
 
@@ -56,7 +63,7 @@ def test_a_clean_upload_judged_against_itself_is_published(provider, n_rows):
     dataset = screened(create(provider, table_csv(n_rows, seed=2)).pk)
     assert dataset.status == Dataset.Status.PUBLISHED, dataset.hold_reason
     expected = "cross-fitted" if n_rows >= 200 else "none"
-    assert dataset.quality["label_flips"]["reference"] == expected
+    assert quality_of(dataset).screening.label_flips.reference == expected
 
 
 @pytest.mark.parametrize("n_rows", [40, 60, 80, 120, 200])
@@ -64,7 +71,7 @@ def test_the_test_tables_pass_screening_against_each_other(provider, other, n_ro
     published(other, table_csv(n_rows, seed=1))
     dataset = screened(create(provider, table_csv(n_rows, seed=2)).pk)
     assert dataset.status == Dataset.Status.PUBLISHED, dataset.hold_reason
-    assert dataset.quality["label_flips"]["reference"] == "other providers"
+    assert quality_of(dataset).screening.label_flips.reference == "other providers"
 
 
 def test_a_near_copy_with_noise_is_held_naming_the_dataset_and_the_similarity(provider, other):
@@ -75,7 +82,7 @@ def test_a_near_copy_with_noise_is_held_naming_the_dataset_and_the_similarity(pr
     frame[features] += 0.01 * frame[features].std().to_numpy() * rng.normal(size=(80, 4))
     copy = screened(create(provider, frame_csv(frame.sample(frac=1, random_state=0))).pk)
     assert copy.status == Dataset.Status.HELD
-    sm = copy.quality["similar_to"][str(source.pk)]
+    sm = quality_of(copy).similar_to[str(source.pk)]
     assert sm > 0.9
     # The reason names no other provider's dataset; the owner reads which one in similar_to,
     # filtered by what they may see (test below).
@@ -88,16 +95,16 @@ def test_independent_data_of_the_same_distribution_is_published(provider, other)
     source = published(other, table_csv(120, seed=1))
     dataset = screened(create(provider, table_csv(120, seed=2)).pk)
     assert dataset.status == Dataset.Status.PUBLISHED
-    assert dataset.quality["similar_to"].get(str(source.pk), 0) < 0.5
+    assert quality_of(dataset).similar_to.get(str(source.pk), 0) < 0.5
 
 
 def test_an_upload_with_flipped_labels_is_held_with_the_measured_change(provider, other):
     published(other, table_csv(120, seed=6))
     dataset = screened(create(provider, table_csv(120, seed=3, flip=0.3)).pk)
-    flips = dataset.quality["label_flips"]
+    flips = quality_of(dataset).screening.label_flips
     assert dataset.status == Dataset.Status.HELD
-    assert flips["change_points"] >= 2.0 and flips["p_value"] < 0.01
-    assert f"by {flips['change_points']:.1f} points (≥ 2" in dataset.hold_reason
+    assert flips.change_points >= 2.0 and flips.p_value < 0.01 and flips.skipped == ""
+    assert f"by {flips.change_points:.1f} points (≥ 2" in dataset.hold_reason
 
 
 def test_the_hold_threshold_is_a_setting(provider, other, settings):
@@ -119,10 +126,22 @@ def trigger_csv(n_rows: int, seed: int, value: float = 12.0) -> bytes:
 def test_a_planted_trigger_is_held_naming_the_column_and_the_label(provider, other, seed):
     published(other, table_csv(120, seed=6))
     dataset = screened(create(provider, trigger_csv(120, seed)).pk)
-    trigger = dataset.quality["trigger"]
+    trigger = quality_of(dataset).screening.trigger
     assert dataset.status == Dataset.Status.HELD
-    assert (trigger["column"], trigger["value"], trigger["label"]) == ("f1", 12.0, 1)
+    assert (trigger.column, trigger.value, trigger.label) == ("f1", 12.0, 1)
     assert "share f1 = 12" in dataset.hold_reason and "labelled 1" in dataset.hold_reason
+
+
+def test_the_review_page_gives_staff_every_screen_s_numbers(provider, other, staff):
+    published(other, table_csv(120, seed=6))
+    dataset = screened(create(provider, trigger_csv(120, 1)).pk)
+    flips = quality_of(dataset).screening.label_flips
+    client = Client()
+    client.force_login(staff)
+    page = client.get("/review/").content.decode()
+    assert f"{flips.change_points:+.1f} pts, p = {flips.p_value:.3f}" in page
+    assert f"({flips.flagged_rows} rows, judged by other providers)" in page
+    assert "rows with f1 = 12 (z " in page and "labelled 1" in page
 
 
 def test_screening_twice_changes_nothing(provider):
@@ -141,10 +160,10 @@ def test_an_exact_copy_is_held_at_upload_and_screening_leaves_it(provider, other
 
 def test_the_report_is_cross_fitted_on_the_upload_alone(provider):
     dataset = screened(create(provider, table_csv(80, seed=3, flip=0.2)).pk)
-    report = dataset.quality["report"]
-    assert report["n_rows"] == 80 and report["scorer"] == "accuracy"
-    assert {r["kind"] for r in report["removals"]} == {"suspects", "duplicates", "outliers", "all"}
-    suspect = report["suspects"][0]
+    report = quality_of(dataset).report
+    assert report.n_rows == 80 and report.scorer == "accuracy"
+    assert {r.kind for r in report.removals} == {"suspects", "duplicates", "outliers", "all"}
+    suspect = report.suspects[0]
     assert set(suspect) >= {"row", "consensus", "knn-shapley", "data-oob", "lava", "fold"}
 
 
@@ -235,12 +254,13 @@ def test_the_owner_is_not_told_about_similar_datasets_they_cannot_see(provider, 
     features = ["f1", "f2", "f3", "f4"]
     frame[features] += 0.01 * frame[features].std().to_numpy() * rng.normal(size=(80, 4))
     copy = screened(create(provider, frame_csv(frame)).pk)
-    assert str(source.pk) in copy.quality["similar_to"]
+    assert str(source.pk) in quality_of(copy).similar_to
     named = client_for(provider).get(f"/api/datasets/{copy.pk}/").json()["quality"]
-    assert str(source.pk) in named["similar_to"], "a published dataset may be named"
+    assert str(source.pk) in named["screening"]["similar_to"], "a published dataset may be named"
     Dataset.objects.filter(pk=source.pk).update(status=Dataset.Status.HELD)
     hidden = client_for(provider).get(f"/api/datasets/{copy.pk}/").json()["quality"]
-    assert str(source.pk) not in hidden["similar_to"]
+    assert str(source.pk) not in hidden["screening"]["similar_to"]
+    assert hidden["screening"]["label_flips"] == named["screening"]["label_flips"]
 
 
 def test_the_owner_of_a_copy_of_a_held_twin_learns_nothing_of_the_twin(provider, other, staff):
@@ -251,7 +271,7 @@ def test_the_owner_of_a_copy_of_a_held_twin_learns_nothing_of_the_twin(provider,
     features = ["f1", "f2", "f3", "f4"]
     frame[features] += 0.01 * frame[features].std().to_numpy() * rng.normal(size=(80, 4))
     copy = screened(create(provider, frame_csv(frame), "my copy").pk)
-    assert copy.status == Dataset.Status.HELD and str(twin.pk) in copy.quality["similar_to"]
+    assert copy.status == Dataset.Status.HELD and str(twin.pk) in quality_of(copy).similar_to
     web = Client()
     web.force_login(provider)
     seen_by_owner = [
@@ -264,7 +284,7 @@ def test_the_owner_of_a_copy_of_a_held_twin_learns_nothing_of_the_twin(provider,
         assert "near duplicates" in seen or "my copy" in seen
         assert "Quietly Held Twin" not in seen and f"#{twin.pk}" not in seen
     quality = client_for(provider).get(f"/api/datasets/{copy.pk}/").json()["quality"]
-    assert str(twin.pk) not in quality["similar_to"]
+    assert str(twin.pk) not in quality["screening"]["similar_to"]
     web.force_login(staff)
     review = web.get("/review/").content.decode()
     assert f"dataset #{twin.pk} “Quietly Held Twin”" in review  # staff see which one

@@ -235,7 +235,7 @@ def test_screen_flags_flips_and_measures_copies(files):
     assert "similarity to clean.csv: 1.000" in stdout
     # The platform's verdict, from the same functions: a copy of clean.csv is held for it.
     verdict = screen["verdict"]
-    assert verdict["held"] is True and verdict["version"] == 1
+    assert verdict["held"] is True and verdict["version"] == 2
     assert verdict["numbers"]["similar_to"]["clean.csv"] == 1.0
     assert verdict["numbers"]["label_flips"]["reference"] == "other providers"
     assert {"change_points", "p_value", "flagged_rows"} <= set(verdict["numbers"]["label_flips"])

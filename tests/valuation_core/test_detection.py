@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tracemalloc
 from unittest import mock
 
@@ -233,11 +234,45 @@ def test_nearest_rows_memory_is_bounded_by_the_block_not_the_data():
 def test_a_screening_verdict_round_trips_and_refuses_another_version():
     findings = detection.Findings()
     detection.screen_similarity({"7": 0.49}, detection.ScreeningRules(), findings)
-    assert not findings.held and findings.numbers == {"similar_to": {"7": 0.49}}
+    assert not findings.held
+    assert findings.numbers == detection.ScreenNumbers(similar_to={"7": 0.49})
     detection.screen_similarity({"7": 0.49, "9": 0.8}, detection.ScreeningRules(), findings)
     assert findings.held and "similarity 0.80 ≥ 0.5" in findings.reasons[0]
     assert "7" not in findings.reasons[0] and "9" not in findings.reasons[0]  # names no one
     stored = findings.to_dict()
     assert detection.Findings.from_dict(stored) == findings
-    with pytest.raises(ValueError, match="version 0"):
-        detection.Findings.from_dict({**stored, "version": 0})
+    with pytest.raises(ValueError, match="version 1; this reads 2"):
+        detection.Findings.from_dict({**stored, "version": 1})
+    with pytest.raises(ValueError, match="unknown keys of ScreenNumbers: report"):
+        detection.Findings.from_dict({**stored, "numbers": {**stored["numbers"], "report": {}}})
+
+
+screen_numbers = st.builds(
+    detection.ScreenNumbers,
+    similar_to=st.dictionaries(st.from_regex(r"[0-9]{1,4}", fullmatch=True), st.floats(0, 1)),
+    label_flips=st.none()
+    | st.builds(detection.LabelFlips, st.just("none"), skipped=st.text(min_size=1))
+    | st.builds(
+        detection.LabelFlips,
+        st.sampled_from(["other providers", "cross-fitted"]),
+        flagged_rows=st.integers(0, 10_000),
+        change_points=st.floats(-100, 100),
+        p_value=st.floats(0, 1),
+    ),
+    trigger=st.none()
+    | st.builds(
+        detection.Trigger,
+        column=st.text(),
+        value=st.floats(allow_nan=False, allow_infinity=False),
+        z=st.floats(0, 1e6),
+        rows=st.integers(2, 10_000),
+        label=st.booleans() | st.integers() | st.text(),
+        label_share=st.floats(0, 1),
+    ),
+)
+
+
+@given(screen_numbers, st.lists(st.text(min_size=1), max_size=3))
+def test_what_the_screens_measured_round_trips_through_json(numbers, reasons):
+    findings = detection.Findings(reasons, numbers)
+    assert detection.Findings.from_dict(json.loads(json.dumps(findings.to_dict()))) == findings

@@ -34,9 +34,9 @@ out of bag). So ``methods=("lava",)`` is the backdoor screen, and ``("knn-shaple
 
 **The verdict.** :func:`screen_labels` and :func:`screen_similarity` turn those screens into
 measured numbers, each with its threshold (:class:`ScreeningRules`), and the reasons to hold
-an upload: :class:`Findings`. The platform's screening of an upload
-(``marketplace.services.screening``) and ``python -m valuation screen`` both call them, so
-they reach the same verdict on the same data:
+an upload: :class:`Findings`, its numbers a typed :class:`ScreenNumbers`. The platform's
+screening of an upload (``marketplace.services.screening``) and ``python -m valuation screen``
+both call them, so they reach the same verdict on the same data:
 
 * **label flips** — :class:`PoisonScreen` flags the rows valued lowest against a reference
   (other providers' rows, or each half of the upload against the other from
@@ -55,6 +55,7 @@ they reach the same verdict on the same data:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
@@ -67,6 +68,8 @@ from valuation.core.catalog import make_model
 from valuation.core.dataset import Dataset
 from valuation.core.methods.consensus import Consensus, Detector
 from valuation.core.quality import OUTLIER_THRESHOLD
+from valuation.core.records import Record
+from valuation.core.report import Label
 from valuation.core.tabular import row_hashes as table_row_hashes
 from valuation.core.utility import ModelUtility
 
@@ -404,28 +407,75 @@ class ScreeningRules:
     n_estimators: int = 100
 
 
+@dataclass(frozen=True)
+class LabelFlips(Record):
+    """The label-flip screen: what judged the upload (``reference``: "other providers",
+    "cross-fitted", or "none" when it was ``skipped``, with why), the rows it flagged, the
+    change of the k-NN probe's accuracy without them (``change_points``, in points) and the
+    sign test's ``p_value``; the measurements are None when the screen was skipped."""
+
+    reference: str
+    flagged_rows: int | None = None
+    change_points: float | None = None
+    p_value: float | None = None
+    skipped: str = ""
+
+
+@dataclass(frozen=True)
+class Trigger(Record):
+    """A likely backdoor trigger: ``rows`` of the flagged rows share ``column`` = ``value``,
+    a robust ``z`` away from the reference, and ``label_share`` of them carry ``label``."""
+
+    column: str
+    value: float
+    z: float
+    rows: int
+    label: Label
+    label_share: float
+
+
+@dataclass(frozen=True)
+class ScreenNumbers(Record):
+    """What the screens measured: the similarity to each dataset compared (``similar_to``:
+    its name → similarity), and for a classification upload the label-flip screen and the
+    trigger found (None: none found, or not screened)."""
+
+    similar_to: dict[str, float] = field(default_factory=dict)
+    label_flips: LabelFlips | None = None
+    trigger: Trigger | None = None
+
+
 @dataclass
 class Findings:
-    """What a screening measured (``numbers``, JSON-safe) and why to hold (``reasons``;
-    none: the upload may go on sale)."""
+    """What a screening measured (``numbers``) and why to hold (``reasons``; none: the
+    upload may go on sale)."""
 
-    VERSION: ClassVar[int] = 1
+    #: The layout of :meth:`to_dict` (2: ``numbers`` is a :class:`ScreenNumbers`).
+    VERSION: ClassVar[int] = 2
 
     reasons: list[str] = field(default_factory=list)
-    numbers: dict[str, Any] = field(default_factory=dict)
+    numbers: ScreenNumbers = field(default_factory=ScreenNumbers)
 
     @property
     def held(self) -> bool:
         return bool(self.reasons)
 
+    def measured(self, **numbers: Any) -> None:
+        """Record some of the :class:`ScreenNumbers` (each screen its own)."""
+        self.numbers = dataclasses.replace(self.numbers, **numbers)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"version": self.VERSION, "reasons": list(self.reasons), "numbers": self.numbers}
+        return {
+            "version": self.VERSION,
+            "reasons": list(self.reasons),
+            "numbers": self.numbers.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Findings:
         if data.get("version") != cls.VERSION:
             raise ValueError(f"findings of version {data.get('version')}; this reads {cls.VERSION}")
-        return cls(list(data["reasons"]), dict(data["numbers"]))
+        return cls(list(data["reasons"]), ScreenNumbers.from_dict(data["numbers"]))
 
 
 def screen_similarity(
@@ -433,7 +483,7 @@ def screen_similarity(
 ) -> None:
     """Record the measured similarities and hold when the largest reaches the rule. The
     reason names no dataset (whoever reads it may not see the others); ``similar_to`` does."""
-    findings.numbers["similar_to"] = dict(similar_to)
+    findings.measured(similar_to=dict(similar_to))
     worst = max(similar_to.values(), default=0.0)
     if worst >= rules.similarity_hold:
         findings.reasons.append(
@@ -477,11 +527,11 @@ def _judged_by(reference: Dataset | None) -> str:
 
 def _label_flips(upload, reference, rules: ScreeningRules, findings: Findings, seed: int) -> None:
     if reference is None and upload.n_rows < rules.min_self_reference_rows:
-        findings.numbers["label_flips"] = {
-            "reference": "none",
-            "skipped": f"no other provider's data to judge it by, and fewer than "
-            f"{rules.min_self_reference_rows} rows to judge it by itself",
-        }
+        skipped = (
+            f"no other provider's data to judge it by, and fewer than "
+            f"{rules.min_self_reference_rows} rows to judge it by itself"
+        )
+        findings.measured(label_flips=LabelFlips("none", skipped=skipped))
         return
     fixed = broken = scored = flagged = 0
     for rows, judge in _folds(upload, reference, seed):
@@ -498,12 +548,13 @@ def _label_flips(upload, reference, rules: ScreeningRules, findings: Findings, s
         flagged += screen.flagged_.size
     change = 100 * (fixed - broken) / scored
     p_value = float(binom.sf(fixed - 1, fixed + broken, 0.5)) if fixed + broken else 1.0
-    findings.numbers["label_flips"] = {
-        "reference": "other providers" if reference is not None else "cross-fitted",
-        "flagged_rows": flagged,
-        "change_points": round(change, 2),
-        "p_value": round(p_value, 4),
-    }
+    flips = LabelFlips(
+        reference="other providers" if reference is not None else "cross-fitted",
+        flagged_rows=flagged,
+        change_points=round(change, 2),
+        p_value=round(p_value, 4),
+    )
+    findings.measured(label_flips=flips)
     if change >= rules.poison_points and p_value < rules.poison_p_value:
         findings.reasons.append(
             f"dropping its {flagged} lowest-valued rows raises a k-NN model's accuracy on "
@@ -519,18 +570,11 @@ def _trigger(upload, reference, rules: ScreeningRules, findings: Findings, seed,
         found = found or _shared_far_value(
             rows.X[screen.flagged_], rows.y[screen.flagged_], judge.X, rules.trigger_label_share
         )
-    findings.numbers["trigger"] = None
     if found is None:
         return
     column, value, z, count, label, share = found
-    findings.numbers["trigger"] = {
-        "column": columns[column],
-        "value": value,
-        "z": round(z, 2),
-        "rows": count,
-        "label": label,
-        "label_share": round(share, 4),
-    }
+    trigger = Trigger(columns[column], value, round(z, 2), count, label, round(share, 4))
+    findings.measured(trigger=trigger)
     findings.reasons.append(
         f"{count} of the rows the LAVA screen flags share {columns[column]} = {value:g}, far "
         f"outside {_judged_by(reference)} (robust z {z:.1f} > {OUTLIER_THRESHOLD:g}), and "

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from config.throttling import throttled
 from marketplace.models import Dataset
+from marketplace.quality import DatasetQuality
 from marketplace.selectors.datasets import (
     dataset_browse,
     dataset_entitlement,
@@ -75,7 +76,7 @@ def dataset_detail(request, pk: int):
         "columns": columns,
         # Stored rows are JSON objects whose key order the database may change: go by name.
         "preview": [[row.get(name) for name in columns] for row in dataset.preview],
-        "quality": _quality(quality or {}),
+        "quality": _quality(quality),
     }
     if quality is not None:
         context["report"] = _report(dataset, quality)
@@ -83,15 +84,15 @@ def dataset_detail(request, pk: int):
     return render(request, "web/datasets/detail.html", context)
 
 
-def _report(dataset: Dataset, quality: dict) -> dict | None:
+def _report(dataset: Dataset, quality: DatasetQuality) -> dict | None:
     """The screening's intrinsic report, shaped for the page: a chart of the measured change
     of each removal with its table, and the rows behind it (numbered from 1, as in the file)."""
-    report = quality.get("report")
-    if not report:
+    report = quality.report
+    if report is None:
         return None
     removals = [
-        {**removal, "label": REMOVAL_LABELS.get(removal["kind"], removal["kind"])}
-        for removal in report["removals"]
+        {**removal.to_dict(), "label": REMOVAL_LABELS.get(removal.kind, removal.kind)}
+        for removal in report.removals
     ]
     bars = [
         Bar(
@@ -105,7 +106,7 @@ def _report(dataset: Dataset, quality: dict) -> dict | None:
         for r in removals
     ]
     detectors = [
-        k for k in ("knn-shapley", "data-oob", "lava") if k in (report["suspects"] or [{}])[0]
+        k for k in ("knn-shapley", "data-oob", "lava") if k in (report.suspects or ({},))[0]
     ]
     return {
         "report": report,
@@ -113,20 +114,19 @@ def _report(dataset: Dataset, quality: dict) -> dict | None:
         "chart": bar_chart(
             bars,
             chart_id=f"report-{dataset.pk}",
-            title=f"Measured change in {report['scorer']} from removing each kind of row, "
-            "in points",
+            title=f"Measured change in {report.scorer} from removing each kind of row, in points",
             description="Each bar is a refit without the rows, scored on the other half of "
             "your data and averaged over both halves; right of zero, removing them helps.",
             axis_format=lambda v: f"{v:+g}",
         ),
         "detectors": detectors,
         "suspects": [
-            {**row, "number": row["row"] + 1, "scores": [row[k] for k in detectors]}
-            for row in report["suspects"][:LISTED_ROWS]
+            {**row, "number": int(row["row"]) + 1, "scores": [row[k] for k in detectors]}
+            for row in report.suspects[:LISTED_ROWS]
         ],
-        "duplicates": [r + 1 for r in report["duplicates"][:LISTED_ROWS]],
-        "outliers": [r + 1 for r in report["outliers"][:LISTED_ROWS]],
-        "conflicts": [[r + 1 for r in group] for group in report["label_conflicts"][:LISTED_ROWS]],
+        "duplicates": [r + 1 for r in report.duplicates[:LISTED_ROWS]],
+        "outliers": [r + 1 for r in report.outliers[:LISTED_ROWS]],
+        "conflicts": [[r + 1 for r in group] for group in report.label_conflicts[:LISTED_ROWS]],
     }
 
 
@@ -175,12 +175,12 @@ def dataset_upload(request):
     return render(request, "web/datasets/upload.html", context, status=400 if form.errors else 200)
 
 
-def _quality(quality: dict) -> list[tuple[str, str]]:
+def _quality(quality: DatasetQuality | None) -> list[tuple[str, str]]:
     """The upload's headline numbers (the screening's details have their own sections)."""
+    if quality is None:
+        return []
     return [
-        (label, fmt.format(quality[key]))
-        for key, (label, fmt) in QUALITY_LABELS.items()
-        if key in quality
+        (label, fmt.format(getattr(quality, key))) for key, (label, fmt) in QUALITY_LABELS.items()
     ]
 
 

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 
 from marketplace.models import Dataset
+from marketplace.quality import DatasetQuality
 from marketplace.services.datasets import dataset_review
 from marketplace.services.errors import ServiceError
 from marketplace.web.formatting import sentence
@@ -42,35 +43,36 @@ def review(request):
 
 def _numbers(dataset: Dataset) -> list[tuple[str, str]]:
     """The screening's measurements, in words, for the reviewer."""
-    quality = dataset.quality
+    quality = DatasetQuality.from_dict(dataset.quality)
     out = []
-    if quality.get("overlap_with_other_providers"):
-        repeated = f"{quality['overlap_with_other_providers']:.0%}"
+    if quality.overlap_with_other_providers:
+        repeated = f"{quality.overlap_with_other_providers:.0%}"
         if dataset.duplicate_of is not None:
             repeated += f" (dataset #{dataset.duplicate_of_id} “{dataset.duplicate_of.title}”)"
         out.append(("Rows in another provider's data", repeated))
-    similar = quality.get("similar_to") or {}
-    if similar:
-        pk, sm = max(similar.items(), key=lambda item: item[1])
+    if quality.similar_to:
+        pk, sm = max(quality.similar_to.items(), key=lambda item: item[1])
         twin = Dataset.objects.filter(pk=int(pk)).values_list("title", flat=True).first()
         named = f" “{twin}”" if twin is not None else ""
         out.append(("Highest similarity", f"{sm:.2f} with dataset #{pk}{named}"))
-    flips = quality.get("label_flips") or {}
-    if "change_points" in flips:
+    if quality.screening is None:
+        return out
+    flips = quality.screening.label_flips
+    if flips is not None and flips.change_points is not None:
         out.append(
             (
                 "Dropping flagged rows",
-                f"{flips['change_points']:+.1f} pts, p = {flips['p_value']:.3f} "
-                f"({flips['flagged_rows']} rows, judged by {flips['reference']})",
+                f"{flips.change_points:+.1f} pts, p = {flips.p_value:.3f} "
+                f"({flips.flagged_rows} rows, judged by {flips.reference})",
             )
         )
-    trigger = quality.get("trigger")
-    if trigger:
+    trigger = quality.screening.trigger
+    if trigger is not None:
         out.append(
             (
                 "Trigger",
-                f"{trigger['rows']} rows with {trigger['column']} = {trigger['value']:g} "
-                f"(z {trigger['z']:.1f}), {trigger['label_share']:.0%} labelled {trigger['label']}",
+                f"{trigger.rows} rows with {trigger.column} = {trigger.value:g} "
+                f"(z {trigger.z:.1f}), {trigger.label_share:.0%} labelled {trigger.label}",
             )
         )
     return out
