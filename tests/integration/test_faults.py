@@ -2,7 +2,8 @@
 and uploads and tasks submitted while the broker is down. Each time every job, screening
 and insight finishes once the fault ends, with the clean run's values, no unit of work left
 behind, and no request answering 5xx. How long recovering takes is measured, at the default
-settings, by benchmarks/faults.py; here a deadline only tells stuck work from slow work.
+settings, by benchmarks/faults.py; here a deadline only tells stuck work from slow work. A
+worker that exits on a fault is started again, as its supervisor would (FaultStack.supervise).
 
 One stack for the module (PostgreSQL, gunicorn, a worker with beat, a private Redis), with
 short leases and a fast sweep (tests/support/faults.py: FAST_WORK); benchmarks/faults.py
@@ -48,7 +49,9 @@ def faults(tmp_path_factory):
 def _finished_cleanly(faults, task_id: int, clean: Future) -> None:
     """``clean``: the job's values computed without a fault (``clean_values``)."""
     try:
-        task, _ = wait_until_finished(faults.consumer, task_id, DEADLINE_SECONDS)
+        task, _ = wait_until_finished(
+            faults.consumer, task_id, DEADLINE_SECONDS, while_waiting=faults.supervise
+        )
     except AssertionError as unfinished:
         raise AssertionError(f"{unfinished}\n{faults.logs()}") from None
     assert task["status"] == "quoted", (task["error"], faults.logs())
@@ -109,6 +112,7 @@ def test_uploads_and_tasks_while_the_broker_is_down_are_answered_and_done_later(
     deadline = time.monotonic() + DEADLINE_SECONDS
     while (dataset := provider("GET", f"/datasets/{upload['id']}/", 200))["status"] == "screening":
         assert time.monotonic() < deadline, "the upload stayed in screening"
+        faults.supervise()
         time.sleep(0.5)
     assert dataset["status"] == "published", dataset["hold_reason"]
     assert requests.get(f"{faults.stack.url}/readyz", timeout=30).json()["work"]["unsent"] == 0

@@ -107,6 +107,14 @@ class FaultStack:
         log = self.stack.worker_log.with_name(f"worker-{self.restarts}.log")
         self.worker_pid = self.processes.enter_context(running(command, self.stack.env, log)).pid
 
+    def supervise(self) -> None:
+        """Start a new worker if the worker's main process has exited, as the deployment's
+        supervisor does (docker-compose: ``restart: unless-stopped``). A worker may exit when
+        the broker goes away under it: kombu's Redis transport can fail to acknowledge a
+        message on the closed connection, which Celery calls an unrecoverable error."""
+        if not _alive(self.worker_pid):
+            self.start_worker()
+
     def interrupt(self, fault: str, *, down_seconds: float = 2.0) -> None:
         """Make ``fault`` happen now: ``worker killed`` (then a new worker started at once),
         ``redis flushed``, or ``redis restarted`` (after ``down_seconds``, empty)."""
@@ -170,12 +178,24 @@ def wait_mid_job(faults: FaultStack, task_id: int, timeout: float = 120) -> dict
     raise AssertionError(f"never caught task {task_id} mid-job: {statuses}")
 
 
-def wait_until_finished(consumer: Api, task_id: int, timeout: float) -> tuple[dict, float]:
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (an exited child not yet reaped is a zombie: not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+def wait_until_finished(
+    consumer: Api, task_id: int, timeout: float, *, while_waiting=lambda: None
+) -> tuple[dict, float]:
     """The task once quoted (or otherwise finished) with its insights ready or failed, and
-    the seconds that took."""
+    the seconds that took; ``while_waiting`` is called between polls."""
     started = time.monotonic()
     deadline = started + timeout
     while time.monotonic() < deadline:
+        while_waiting()
         task = consumer("GET", f"/tasks/{task_id}/", 200)
         if task["status"] in FINISHED_TASK:
             if task["status"] != "quoted":
