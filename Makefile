@@ -22,7 +22,8 @@ demo: $(STAMP)
 
 ## ruff (lint + format check) and the whole pytest suite, one test process per core
 ## (pytest-xdist; a module's tests stay in one process, so its shared fixtures build once;
-## modules in the order tests/conftest.py gives, the longest first).
+## modules in the order tests/conftest.py gives, the longest first; the modules that start
+## processes one after another in one process).
 TEST_PROCESSES ?= auto
 test: $(STAMP)
 	$(BIN)/ruff check .
